@@ -1,0 +1,65 @@
+"""The interface every VM backend follows (after pytest-testinfra's backends)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vm.result import CommandResult
+
+# What a backend can faithfully show. Scenarios name the ones they need.
+CAPABILITIES = {
+    "real-kernel": "the guest runs its own kernel",
+    "cgroup-limits": "cgroup controllers are delegated and enforced for pods",
+    "network": "pods can get private network namespaces with CNI, isolated from the host",
+    "console": "an interactive serial console",
+}
+
+GUEST_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+    "SYSTEMD_COLORS": "0",
+    "SYSTEMD_PAGER": "",
+    "PAGER": "cat",
+}
+
+
+class Backend(abc.ABC):
+    """One disposable systemd machine: boot it, run commands as root, copy files, throw it away."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+
+    @abc.abstractmethod
+    def boot(self) -> None:
+        """Make the machine ready for commands (restore or boot, clock set)."""
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Throw the machine away; must be safe to call twice and after a failed boot."""
+
+    @abc.abstractmethod
+    def run(
+        self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 120
+    ) -> CommandResult:
+        """Run argv as root in the machine; never raises for a non-zero exit."""
+
+    @abc.abstractmethod
+    def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
+        """Write bytes to a file in the machine."""
+
+    def console(self) -> Any:
+        """A pexpect-style spawn on the machine's console, where the backend has one."""
+        raise NotImplementedError(f"the {self.name} backend has no interactive console")
+
+    def save_evidence(self, directory: Path) -> list[Path]:
+        """Keep what explains a failure (console log, journal) in directory."""
+        directory.mkdir(parents=True, exist_ok=True)
+        journal = self.run(["journalctl", "-b", "--no-pager", "-o", "short-precise"], timeout=60)
+        path = directory / "journal.txt"
+        path.write_text(journal.stdout + journal.stderr)
+        return [path]

@@ -1,0 +1,355 @@
+"""The qemu backend: a booted VM saved once, restored per scenario in about half a second.
+
+Boot once from the cached image, wait until systemd says the system is up,
+save the whole machine to a state file. Each scenario restores that state on a
+throw-away disk overlay, corrects the clock and talks to the guest agent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vm import accel, cache
+from vm.backend.base import GUEST_ENV, Backend
+from vm.image import Image, ensure_image
+from vm.protocol import QMP, GuestAgent, ProtocolError
+from vm.result import CommandResult
+from vm.run import run, spawn
+
+QEMU = "qemu-system-x86_64"
+BOOT_TIMEOUT = 300.0
+CHUNK = 256 * 1024
+
+_live: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in list(_live):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass(frozen=True)
+class QemuConfig:
+    """The shape of the VM. A saved state only restores into the identical shape."""
+
+    accel: str
+    memory_mb: int = 1024
+    smp: int = 2
+    machine: str = "pc"
+
+
+@dataclass(frozen=True)
+class Sockets:
+    """Per-VM control endpoints and logs, all inside the VM's private directory."""
+
+    directory: Path
+
+    @property
+    def qmp(self) -> Path:
+        return self.directory / "qmp.sock"
+
+    @property
+    def agent(self) -> Path:
+        return self.directory / "qga.sock"
+
+    @property
+    def console(self) -> Path:
+        return self.directory / "console.sock"
+
+    @property
+    def console_log(self) -> Path:
+        return self.directory / "console.log"
+
+
+def qemu_argv(
+    config: QemuConfig,
+    image: Image,
+    disk: Path,
+    sockets: Sockets,
+    *,
+    snapshot: bool,
+    incoming: Path | None = None,
+) -> list[str]:
+    """The full qemu command line; a pure function so tests can read it."""
+    drive = f"file={disk},if=virtio,format=qcow2,cache=unsafe,discard=unmap"
+    if snapshot:
+        drive += ",snapshot=on"
+    if config.accel == "kvm":
+        cpu = ["-accel", "kvm", "-cpu", "host"]
+    else:
+        cpu = ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    argv = [
+        QEMU,
+        "-nodefaults", "-no-user-config",
+        "-display", "none",
+        "-machine", config.machine,
+        *cpu,
+        "-m", f"{config.memory_mb}M",
+        "-smp", str(config.smp),
+        "-kernel", str(image.kernel),
+        "-initrd", str(image.initrd),
+        "-append", image.cmdline,
+        "-drive", drive,
+        "-nic", "none",
+        "-device", "virtio-rng-pci",
+        "-device", "virtio-serial-pci",
+        "-chardev", f"socket,id=qga0,path={sockets.agent},server=on,wait=off",
+        "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+        "-chardev",
+        f"socket,id=ser0,path={sockets.console},server=on,wait=off,logfile={sockets.console_log}",
+        "-serial", "chardev:ser0",
+        "-qmp", f"unix:{sockets.qmp},server=on,wait=off",
+    ]
+    if incoming is not None:
+        argv += ["-incoming", f"exec:cat {shlex.quote(str(incoming))}"]
+    return argv
+
+
+def qemu_version() -> str:
+    return run([QEMU, "--version"]).stdout.decode().splitlines()[0]
+
+
+@dataclass(frozen=True)
+class Golden:
+    """A booted machine saved to disk: its RAM and device state, and its disk overlay."""
+
+    directory: Path
+
+    @property
+    def state(self) -> Path:
+        return self.directory / "state"
+
+    @property
+    def overlay(self) -> Path:
+        return self.directory / "overlay.qcow2"
+
+
+def say(message: str) -> None:
+    print(f"[vm qemu] {message}", file=sys.stderr, flush=True)
+
+
+class QemuBackend(Backend):
+    name: ClassVar[str] = "qemu"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"real-kernel", "cgroup-limits", "network", "console"}
+    )
+
+    def __init__(self, config: QemuConfig | None = None) -> None:
+        self.config = config or QemuConfig(accel=accel.detect())
+        self.workdir = Path(tempfile.mkdtemp(prefix="rkt-ref-vm-"))
+        self.sockets = Sockets(self.workdir)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.qmp: QMP | None = None
+        self.agent: GuestAgent | None = None
+        self._console: Any = None
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def boot(self) -> None:
+        image = ensure_image()
+        golden = ensure_golden(self.config, image)
+        self._start(qemu_argv(self.config, image, golden.overlay, self.sockets,
+                              snapshot=True, incoming=golden.state))
+        assert self.qmp is not None
+        deadline = time.monotonic() + 60
+        while self.qmp.execute("query-status")["status"] == "inmigrate":
+            if time.monotonic() > deadline:
+                raise TimeoutError("restoring the saved VM state took over 60 s")
+            time.sleep(0.01)
+        self.qmp.execute("cont")
+        self._connect_agent(timeout=60)
+        self.set_clock()
+
+    def _start(self, argv: list[str]) -> None:
+        self.proc = spawn(argv, stderr_path=self.workdir / "qemu.stderr")
+        _live.add(self.proc)
+        try:
+            self.qmp = QMP(str(self.sockets.qmp))
+        except Exception as error:
+            raise RuntimeError(f"qemu did not start: {self._qemu_stderr()}") from error
+
+    def _qemu_stderr(self) -> str:
+        path = self.workdir / "qemu.stderr"
+        return path.read_text(errors="replace").strip() if path.exists() else ""
+
+    def _connect_agent(self, timeout: float) -> None:
+        self.agent = GuestAgent(str(self.sockets.agent))
+        try:
+            self.agent.sync(timeout)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}; console tail:\n{self.console_tail()}") from error
+
+    def set_clock(self) -> None:
+        """A restored guest wakes at the time it was saved; give it the host's time."""
+        assert self.agent is not None
+        self.agent.execute("guest-set-time", time=time.time_ns())
+
+    def shutdown(self) -> None:
+        if self._console is not None:
+            self._console.close()
+            self._console = None
+        for channel in (self.agent, self.qmp):
+            if channel is not None:
+                try:
+                    channel.close()
+                except OSError:
+                    pass
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            _live.discard(self.proc)
+            self.proc = None
+        self.agent = self.qmp = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- commands ----------------------------------------------------------------------
+
+    def run(
+        self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 120
+    ) -> CommandResult:
+        assert self.agent is not None, "the VM is not booted"
+        # The guest enforces the deadline too, so a hung command cannot outlive it.
+        guarded = ["timeout", "--kill-after=5", f"{timeout:.0f}", *argv]
+        arguments: dict[str, Any] = {
+            "path": guarded[0],
+            "arg": guarded[1:],
+            "env": [f"{k}={v}" for k, v in GUEST_ENV.items()],
+            "capture-output": True,
+        }
+        if input is not None:
+            arguments["input-data"] = base64.b64encode(input).decode()
+        pid = self.agent.execute("guest-exec", **arguments)["pid"]
+        deadline = time.monotonic() + timeout + 15
+        pause = 0.002
+        while True:
+            status = self.agent.execute("guest-exec-status", pid=pid)
+            if status.get("exited"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{shlex.join(argv)} did not finish within {timeout} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        rc = status.get("exitcode", 128 + status.get("signal", 0))
+        return CommandResult(
+            tuple(argv),
+            rc,
+            base64.b64decode(status.get("out-data", "")).decode(errors="replace"),
+            base64.b64decode(status.get("err-data", "")).decode(errors="replace"),
+        )
+
+    def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
+        assert self.agent is not None, "the VM is not booted"
+        handle = self.agent.execute("guest-file-open", path=dest, mode="w")
+        try:
+            for offset in range(0, len(data), CHUNK):
+                chunk = base64.b64encode(data[offset : offset + CHUNK]).decode()
+                self.agent.execute("guest-file-write", handle=handle, **{"buf-b64": chunk})
+        finally:
+            self.agent.execute("guest-file-close", handle=handle)
+        result = self.run(["chmod", f"{mode:o}", dest])
+        if not result.ok:
+            raise ProtocolError(result.describe())
+
+    def console(self) -> Any:
+        """pexpect on the serial console (root is logged in there)."""
+        import socket
+
+        from pexpect import fdpexpect
+
+        if self._console is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(self.sockets.console))
+            self._console = fdpexpect.fdspawn(sock, encoding="utf-8", codec_errors="replace",
+                                              timeout=60)
+        return self._console
+
+    def console_tail(self, lines: int = 40) -> str:
+        log = self.sockets.console_log
+        if not log.exists():
+            return "(no console output)"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+    def save_evidence(self, directory: Path) -> list[Path]:
+        saved: list[Path] = []
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.sockets.console_log.exists():
+            target = directory / "console.log"
+            shutil.copyfile(self.sockets.console_log, target)
+            saved.append(target)
+        if self.agent is not None:
+            saved += super().save_evidence(directory)
+        return saved
+
+
+def golden_key(config: QemuConfig, image: Image) -> str:
+    return cache.content_key([
+        ("image", image.key.encode()),
+        ("config", repr(config).encode()),
+        ("qemu", qemu_version().encode()),
+        ("argv-shape", Path(__file__).read_bytes()),
+    ])
+
+
+def ensure_golden(config: QemuConfig, image: Image) -> Golden:
+    """The saved booted state for this image and VM shape, made once and reused."""
+    key = golden_key(config, image)
+    root = cache.cache_root()
+    golden = Golden(root / f"golden-{key}")
+    with cache.locked(root / f"golden-{key}.lock"):
+        if golden.state.exists():
+            return golden
+        make_golden(config, image, golden)
+    return golden
+
+
+def make_golden(config: QemuConfig, image: Image, golden: Golden) -> None:
+    started = time.monotonic()
+    staging = Path(tempfile.mkdtemp(prefix=golden.directory.name + ".", dir=golden.directory.parent))
+    overlay = staging / "overlay.qcow2"
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.disk),
+         str(overlay)])
+    vm = QemuBackend(config)
+    try:
+        say(f"booting the image once ({config.accel}) to save a ready state")
+        vm._start(qemu_argv(config, image, overlay, vm.sockets, snapshot=False))
+        vm._connect_agent(timeout=BOOT_TIMEOUT)
+        state = vm.run(["systemctl", "is-system-running", "--wait"], timeout=BOOT_TIMEOUT)
+        if state.stdout.strip() not in ("running", "degraded"):
+            raise RuntimeError(f"the VM did not come up: {state.describe()}")
+        if state.stdout.strip() == "degraded":
+            failed = vm.run(["systemctl", "--failed", "--no-legend", "--plain"])
+            say(f"the VM is degraded; failed units:\n{failed.stdout}")
+        # Less RAM in use means a smaller state file and a faster restore.
+        vm.run(["sh", "-c", "sync && echo 3 > /proc/sys/vm/drop_caches"])
+        assert vm.qmp is not None
+        vm.qmp.execute("stop")
+        target = staging / "state"
+        vm.qmp.execute("migrate", uri=f"exec:cat > {shlex.quote(str(target))}")
+        deadline = time.monotonic() + 120
+        while (status := vm.qmp.execute("query-migrate").get("status")) != "completed":
+            if status == "failed" or time.monotonic() > deadline:
+                raise RuntimeError(f"saving the VM state failed ({status})")
+            time.sleep(0.05)
+        vm.qmp.execute("quit")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        vm.shutdown()
+    staging.rename(golden.directory)
+    say(f"saved a ready state in {time.monotonic() - started:.0f} s: {golden.state}")

@@ -1,0 +1,48 @@
+#!/bin/sh
+# mmdebstrap customize hook: turn the fresh rootfs ($1) into a quiet, fast-booting
+# test VM. Runs on the host as root; every change here is part of the image cache key.
+set -eu
+root="$1"
+here="$(dirname "$0")"
+
+echo rktvm > "$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\trktvm\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
+printf '/dev/vda\t/\text4\trw,noatime\t0\t1\n' > "$root/etc/fstab"
+chroot "$root" passwd -d root >/dev/null
+
+# The serial console logs in as root by itself, for pexpect-driven steps.
+mkdir -p "$root/etc/systemd/system/serial-getty@ttyS0.service.d"
+cat > "$root/etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf" <<'UNIT'
+[Service]
+ExecStart=
+ExecStart=-/sbin/agetty -o '-p -f -- \\u' --noclear --autologin root --keep-baud 115200 - $TERM
+UNIT
+
+# A terminal that is easy to read by a program.
+cat > "$root/etc/profile.d/zz-harness.sh" <<'SH'
+export TERM=dumb SYSTEMD_COLORS=0 SYSTEMD_PAGER= PAGER=cat SYSTEMD_LESS=
+stty -echo cols 500 2>/dev/null || true
+SH
+echo 'set enable-bracketed-paste off' >> "$root/etc/inputrc"
+
+# Quick failures rather than long hangs inside a test.
+mkdir -p "$root/etc/systemd/system.conf.d" "$root/etc/systemd/journald.conf.d"
+printf '[Manager]\nDefaultTimeoutStopSec=20s\nDefaultTimeoutStartSec=60s\n' \
+    > "$root/etc/systemd/system.conf.d/harness.conf"
+printf '[Journal]\nStorage=volatile\nRateLimitBurst=0\n' > "$root/etc/systemd/journald.conf.d/harness.conf"
+
+# The packages' own services are stand-ins for pod apps, never host services;
+# and nothing that only costs boot time under emulation.
+for unit in etcd.service redis-server.service apt-daily.timer apt-daily-upgrade.timer \
+            e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
+            systemd-timesyncd.service getty@tty1.service; do
+    chroot "$root" systemctl disable "$unit" >/dev/null 2>&1 || true
+    chroot "$root" systemctl mask "$unit" >/dev/null 2>&1 || true
+done
+
+mkdir -p "$root/etc/rkt/net.d" "$root/var/lib/rkt" "$root/srv/aci"
+rm -f "$root"/boot/initrd.img-* "$root/var/cache/apt/"*.bin
+rm -rf "$root/var/lib/apt/lists/"*
+
+# Fixture ACIs, built and validated by the real actool inside the image.
+chroot "$root" /bin/sh -s < "$here/fixtures.sh"

@@ -1,0 +1,83 @@
+"""The host side's one subprocess choke point.
+
+Every external command the harness starts on the host goes through `run()` or
+`spawn()`, so that each is logged the same way and fails the same way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import shlex
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger("vm")
+
+
+class HostCommandError(RuntimeError):
+    """A host command exited non-zero; carries the command, its status and stderr."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        super().__init__(f"{shlex.join(self.argv)} exited {returncode}\n{tail}")
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    input: bytes | None = None,
+    capture: bool = True,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run argv to completion; raise HostCommandError on failure unless check=False."""
+    log.debug("+ %s", shlex.join(argv))
+    proc = subprocess.run(
+        list(argv),
+        input=input,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        stderr = proc.stderr.decode(errors="replace") if proc.stderr else ""
+        raise HostCommandError(argv, proc.returncode, stderr)
+    return proc
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # The kernel kills the child when the harness dies, even by SIGKILL:
+    # no VM may outlive the test run that started it.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn(argv: Sequence[str], *, stderr_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running host process (qemu...) that dies with this process."""
+    log.debug("+ %s &", shlex.join(argv))
+    stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    finally:
+        if stderr_path:
+            stderr.close()  # type: ignore[union-attr]
