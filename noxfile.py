@@ -1,0 +1,47 @@
+"""The user's entry point: `nox -s spec` judges a runtime, `nox -s tests` runs unit tests."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "spec"]
+nox.options.reuse_existing_virtualenvs = True
+
+REPORTS = "reports"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit tests that need no VM."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests", "-q", *session.posargs)
+
+
+@nox.session
+def spec(session: nox.Session) -> None:
+    """The document's workflows, in disposable VMs, against rkt_ref (or --rkt PATH)."""
+    session.install("-e", ".[spec]")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm", "image")
+    session.run(
+        "pytest", "features", "-v", "-rs",
+        f"--junitxml={REPORTS}/junit.xml",
+        f"--cucumberjson={REPORTS}/cucumber.json",
+        *session.posargs,
+    )
+
+
+@nox.session
+def image(session: nox.Session) -> None:
+    """Build the VM image, or reuse the cached one, and print its path."""
+    session.install("-e", ".")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm", "image")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff and mypy over the whole tree."""
+    session.install("-e", ".[dev]")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "rkt_ref", "vm", "steps", "tests")

@@ -1,0 +1,109 @@
+"""The facade steps use: a disposable systemd machine with the runtime under test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from vm import runtime as runtime_mod
+from vm.backend import Backend, backend_class
+from vm.result import CommandResult
+
+T = TypeVar("T")
+
+
+@dataclass
+class Machine:
+    """Commands as root in a fresh VM, with a transcript of everything run."""
+
+    backend: Backend
+    runtime: runtime_mod.Runtime
+    transcript: list[CommandResult] = field(default_factory=list)
+    observations: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, backend_name: str, runtime: runtime_mod.Runtime) -> Machine:
+        """Boot a machine of the named backend and install the runtime under test."""
+        backend = backend_class(backend_name)()
+        machine = cls(backend, runtime)
+        try:
+            backend.boot()
+            runtime_mod.install(backend, runtime)
+        except BaseException:
+            backend.shutdown()
+            raise
+        return machine
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.backend.capabilities
+
+    def shutdown(self) -> None:
+        self.backend.shutdown()
+
+    # -- commands -----------------------------------------------------------------
+
+    def run(
+        self, argv: Sequence[str], *, input: str | bytes | None = None, timeout: float = 120
+    ) -> CommandResult:
+        """Run argv as root; the result whatever the exit status."""
+        data = input.encode() if isinstance(input, str) else input
+        result = self.backend.run(list(argv), input=data, timeout=timeout)
+        self.transcript.append(result)
+        return result
+
+    def sh(self, script: str, **kwargs: float | str | bytes | None) -> CommandResult:
+        """Run a shell script as root (`/bin/sh -c script`)."""
+        return self.run(["/bin/sh", "-c", script], **kwargs)  # type: ignore[arg-type]
+
+    def run_expect(self, codes: Iterable[int], argv: Sequence[str], **kwargs: float) -> CommandResult:
+        """Run argv and assert its exit status is one of codes."""
+        __tracebackhide__ = True
+        result = self.run(argv, **kwargs)  # type: ignore[arg-type]
+        allowed = set(codes)
+        assert result.rc in allowed, f"expected exit {sorted(allowed)}:\n{result.describe()}"
+        return result
+
+    def check_output(self, argv: Sequence[str], **kwargs: float) -> str:
+        """Run argv, assert it succeeded, return its stdout."""
+        __tracebackhide__ = True
+        return self.run_expect([0], argv, **kwargs).stdout
+
+    def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
+        self.backend.copy_in(data, dest, mode)
+
+    def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
+        """Create or replace a file in the machine (parents are created)."""
+        self.run_expect([0], ["mkdir", "-p", path.rsplit("/", 1)[0] or "/"])
+        self.backend.copy_in(content.encode() if isinstance(content, str) else content, path, mode)
+
+    def read_file(self, path: str) -> str:
+        return self.check_output(["cat", path])
+
+    # -- waiting and evidence ------------------------------------------------------
+
+    def wait_until(
+        self, check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5
+    ) -> T:
+        """Poll check until it returns something truthy; fail naming `what` at the deadline."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what}; last: {value!r}"
+                )
+            time.sleep(interval)
+
+    def record(self, label: str, text: str) -> None:
+        """Keep an observation (ps auxf, systemd-cgls, ...) for the reports."""
+        self.observations.append((label, text))

@@ -1,0 +1,98 @@
+"""pytest wiring for disposable VMs: options, the `vm` fixture, evidence on failure.
+
+Load it with `pytest_plugins = ["vm.pytest_plugin"]`.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vm import backend as backends
+from vm.machine import Machine
+from vm.runtime import Runtime
+
+REPORTS = Path("reports")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vm", "disposable systemd VMs")
+    group.addoption("--backend", default=backends.default_name(),
+                    help="VM backend for scenarios (default: qemu, or $RKT_REF_BACKEND)")
+    group.addoption("--rkt", type=Path, default=None, metavar="PATH",
+                    help="directory holding another rkt implementation to judge "
+                         "(default: the working tree's rkt_ref)")
+    group.addoption("--evidence-dir", type=Path, default=REPORTS / "evidence",
+                    help="where a failed scenario's console log and journal are kept")
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM unwinds like Ctrl-C, so fixtures shut their VMs down and clean up.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    runtime = Runtime(config.getoption("rkt").resolve() if config.getoption("rkt") else None)
+    runtime.validate()
+    config.stash[RUNTIME] = runtime
+
+
+RUNTIME = pytest.StashKey[Runtime]()
+REPORT = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    item.stash.setdefault(REPORT, {})[report.when] = report
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"runtime under test: {config.stash[RUNTIME].label}; "
+            f"backend: {config.getoption('backend')}"]
+
+
+@pytest.fixture
+def runtime_under_test(pytestconfig: pytest.Config) -> Runtime:
+    return pytestconfig.stash[RUNTIME]
+
+
+@pytest.fixture
+def backend_name(pytestconfig: pytest.Config) -> str:
+    return str(pytestconfig.getoption("backend"))
+
+
+@pytest.fixture
+def vm(request: pytest.FixtureRequest, backend_name: str,
+       runtime_under_test: Runtime) -> Iterator[Machine]:
+    """A fresh disposable VM with the runtime under test as /usr/bin/rkt."""
+    machine = Machine.create(backend_name, runtime_under_test)
+    try:
+        yield machine
+    finally:
+        try:
+            _keep_evidence(request, machine)
+        finally:
+            machine.shutdown()
+
+
+def _keep_evidence(request: pytest.FixtureRequest, machine: Machine) -> None:
+    reports = request.node.stash.get(REPORT, {})
+    for label, text in machine.observations:
+        request.node.user_properties.append((f"observed: {label}", text))
+    if not any(report.failed for report in reports.values()):
+        return
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
+    directory = Path(request.config.getoption("evidence_dir")) / name
+    saved = machine.backend.save_evidence(directory)
+    commands = directory / "commands.txt"
+    commands.write_text("\n\n".join(result.describe() for result in machine.transcript))
+    saved.append(commands)
+    request.node.user_properties.append(("evidence", ", ".join(map(str, saved))))
