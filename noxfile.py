@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "spec"]
@@ -23,6 +25,7 @@ def spec(session: nox.Session) -> None:
     session.install("-e", ".[spec]")
     session.run("python", "-m", "vm", "setup")
     session.run("python", "-m", "vm", "image")
+    Path(REPORTS).mkdir(exist_ok=True)
     session.run(
         "pytest", "features", "-v", "-rs",
         f"--junitxml={REPORTS}/junit.xml",
