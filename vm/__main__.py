@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -37,7 +38,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so the VM is shut down and its files removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.verb == "setup":
         image_mod.ensure_host_tools()
@@ -59,4 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; the VM was thrown away", file=sys.stderr)
+        sys.exit(130)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import os
 import shlex
 import shutil
 import subprocess
@@ -31,7 +32,21 @@ QEMU = "qemu-system-x86_64"
 BOOT_TIMEOUT = 300.0
 CHUNK = 256 * 1024
 
+WORKDIR_PREFIX = "rkt-ref-vm-"
+
 _live: set[subprocess.Popen[bytes]] = set()
+
+
+def sweep_orphans() -> None:
+    """Remove VM directories whose harness died without cleaning up (SIGKILL)."""
+    for directory in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            owner = int((directory / "owner.pid").read_text())
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except (OSError, ValueError):
+            continue
 
 
 @atexit.register
@@ -150,7 +165,9 @@ class QemuBackend(Backend):
 
     def __init__(self, config: QemuConfig | None = None) -> None:
         self.config = config or QemuConfig(accel=accel.detect())
-        self.workdir = Path(tempfile.mkdtemp(prefix="rkt-ref-vm-"))
+        sweep_orphans()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        (self.workdir / "owner.pid").write_text(str(os.getpid()))
         self.sockets = Sockets(self.workdir)
         self.proc: subprocess.Popen[bytes] | None = None
         self.qmp: QMP | None = None
@@ -301,7 +318,9 @@ def golden_key(config: QemuConfig, image: Image) -> str:
         ("image", image.key.encode()),
         ("config", repr(config).encode()),
         ("qemu", qemu_version().encode()),
-        ("argv-shape", Path(__file__).read_bytes()),
+        # The machine's shape, as qemu sees it: paths of sockets do not matter.
+        ("argv", "\0".join(qemu_argv(config, image, Path("disk"), Sockets(Path("s")),
+                                       snapshot=False)).encode()),
     ])
 
 
