@@ -1,0 +1,308 @@
+"""Safe extraction of ACI archives (hostile input).
+
+An ACI is a tar, optionally gzip/bzip2/xz compressed, holding exactly `manifest` and
+`rootfs/`. Every member is checked before anything is written; extraction goes into
+a fresh directory the caller renames into place, so a rejected archive leaves nothing.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, BinaryIO
+
+from .errors import RktError
+from .schema import ImageManifest
+
+MANIFEST = "manifest"
+ROOTFS = "rootfs"
+
+
+class ArchiveError(RktError):
+    """The archive is not an acceptable ACI."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds against decompression bombs and absurd archives."""
+
+    max_total_bytes: int = 16 * 2**30
+    max_members: int = 1_000_000
+    max_manifest_bytes: int = 1 * 2**20
+
+
+DEFAULT_LIMITS = Limits()
+
+_MAGIC = [
+    (b"\x1f\x8b", "gz"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+]
+
+
+def compression(path: Path) -> str:
+    """'gz', 'bz2', 'xz' or 'tar', from the file's first bytes (not its name)."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "tar"
+
+
+@contextmanager
+def open_uncompressed(path: Path) -> Iterator[BinaryIO]:
+    """A binary stream of the uncompressed tar, whatever the compression."""
+    kind = compression(path)
+    raw = open(path, "rb")
+    try:
+        if kind == "gz":
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw)
+        elif kind == "bz2":
+            stream = bz2.BZ2File(raw)
+        elif kind == "xz":
+            stream = lzma.LZMAFile(raw)
+        else:
+            stream = raw
+        yield stream  # type: ignore[misc]
+    finally:
+        raw.close()
+
+
+def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Full hex sha512 of the uncompressed tar (the basis of the image ID)."""
+    h = hashlib.sha512()
+    total = 0
+    # Tar headers and padding add to member sizes; allow generous slack over the limit.
+    cap = limits.max_total_bytes + 512 * (limits.max_members + 64)
+    try:
+        with open_uncompressed(path) as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+                if total > cap:
+                    raise ArchiveError(
+                        f"{path}: uncompressed image exceeds {limits.max_total_bytes} bytes"
+                    )
+                h.update(chunk)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise ArchiveError(f"{path}: cannot decompress image: {e}") from None
+    return h.hexdigest()
+
+
+def _normalize(name: str) -> str:
+    """Canonical member path; rejects absolute paths and '..' components."""
+    if name.startswith("/"):
+        raise ArchiveError(f"archive member {name!r} has an absolute path")
+    parts = [p for p in PurePosixPath(name).parts if p not in (".", "")]
+    if ".." in parts:
+        raise ArchiveError(f"archive member {name!r} contains '..' (path traversal)")
+    if "\x00" in name:
+        raise ArchiveError(f"archive member {name!r} contains a NUL byte")
+    return "/".join(parts)
+
+
+def _resolve_link(member_path: str, target: str) -> str | None:
+    """Where a symlink at member_path points, lexically, relative to rootfs/.
+
+    Absolute targets are interpreted inside the container root (rootfs/), which is
+    how they resolve at run time. Returns None if the target climbs out of rootfs.
+    """
+    if target.startswith("/"):
+        parts: list[str] = []
+        pieces = PurePosixPath(target).parts[1:]
+    else:
+        parts = member_path.split("/")[1:-1]  # directory of the link, below rootfs/
+        pieces = PurePosixPath(target).parts
+    for piece in pieces:
+        if piece in (".", ""):
+            continue
+        if piece == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(piece)
+    return "/".join([ROOTFS, *parts])
+
+
+def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMITS) -> None:
+    """Reject anything unsafe or not ACI-shaped; raises ArchiveError naming the member."""
+    if len(members) > limits.max_members:
+        raise ArchiveError(f"archive has more than {limits.max_members} members")
+    seen: set[str] = set()
+    symlinks: set[str] = set()
+    total = 0
+    has_manifest = has_rootfs = False
+    for m in members:
+        name = _normalize(m.name)
+        if not name:
+            if m.isdir():
+                continue  # "./" itself
+            raise ArchiveError(f"archive member {m.name!r} has an empty name")
+        if name in seen:
+            raise ArchiveError(f"archive member {name!r} appears more than once")
+        seen.add(name)
+        top = name.split("/")[0]
+        if top == MANIFEST and name == MANIFEST:
+            if not m.isfile():
+                raise ArchiveError("'manifest' must be a regular file")
+            if m.size > limits.max_manifest_bytes:
+                raise ArchiveError(f"'manifest' is larger than {limits.max_manifest_bytes} bytes")
+            has_manifest = True
+        elif top == ROOTFS:
+            if name == ROOTFS:
+                if not m.isdir():
+                    raise ArchiveError("'rootfs' must be a directory")
+                has_rootfs = True
+        else:
+            raise ArchiveError(
+                f"unexpected top-level entry {top!r}: an ACI holds only 'manifest' and 'rootfs/'"
+            )
+        # Writing through a symlink extracted earlier could land outside the store.
+        prefix = name.split("/")
+        for i in range(1, len(prefix)):
+            if "/".join(prefix[:i]) in symlinks:
+                raise ArchiveError(
+                    f"archive member {name!r} would be written through a symlink"
+                )
+        if m.issym():
+            if not m.linkname:
+                raise ArchiveError(f"symlink {name!r} has an empty target")
+            if _resolve_link(name, m.linkname) is None:
+                raise ArchiveError(
+                    f"symlink {name!r} -> {m.linkname!r} points outside rootfs"
+                )
+            symlinks.add(name)
+        elif m.islnk():
+            target = _normalize(m.linkname)
+            if not target.startswith(ROOTFS + "/"):
+                raise ArchiveError(
+                    f"hardlink {name!r} -> {m.linkname!r} points outside rootfs"
+                )
+            if target not in seen or target in symlinks:
+                raise ArchiveError(
+                    f"hardlink {name!r} -> {m.linkname!r} must refer to an earlier regular file"
+                )
+        elif m.ischr() or m.isblk():
+            raise ArchiveError(
+                f"archive member {name!r} is a device node; device nodes are not allowed"
+            )
+        elif not (m.isfile() or m.isdir() or m.isfifo()):
+            raise ArchiveError(f"archive member {name!r} has an unsupported type")
+        if m.isfile():
+            total += m.size
+            if total > limits.max_total_bytes:
+                raise ArchiveError(f"archive content exceeds {limits.max_total_bytes} bytes")
+    if not has_manifest:
+        raise ArchiveError("archive has no 'manifest' file")
+    if not has_rootfs and not any(n.startswith(ROOTFS + "/") for n in seen):
+        raise ArchiveError("archive has no 'rootfs' directory")
+
+
+def _copy(src: IO[bytes], dest: int, size: int) -> None:
+    remaining = size
+    while remaining > 0:
+        chunk = src.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise ArchiveError("archive is truncated")
+        os.write(dest, chunk)
+        remaining -= len(chunk)
+
+
+def read_manifest(path: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:
+    """Validate the whole archive's layout and return its parsed manifest."""
+    with _open_tar(path) as tf:
+        members = tf.getmembers()
+        check_members(members, limits)
+        for m in members:
+            if _normalize(m.name) == MANIFEST:
+                f = tf.extractfile(m)
+                assert f is not None
+                return ImageManifest.from_bytes(f.read(limits.max_manifest_bytes + 1))
+    raise ArchiveError("archive has no 'manifest' file")
+
+
+@contextmanager
+def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
+    try:
+        with tarfile.open(path, mode="r:*") as tf:
+            yield tf
+    except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as e:
+        if isinstance(e, RktError):
+            raise
+        raise ArchiveError(f"{path}: not a valid ACI archive: {e}") from None
+
+
+def extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:
+    """Check every member, then extract into `dest` (which must not exist yet).
+
+    Returns the parsed manifest. Ownership is kept when running as root, so that an
+    app running as a given uid finds its files as the image author built them.
+    """
+    try:
+        return _extract(path, dest, limits)
+    except OSError as e:
+        # check_members should make this unreachable; still report it as a bad archive.
+        raise ArchiveError(f"{path}: cannot extract: {e}") from None
+
+
+def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
+    as_root = os.geteuid() == 0
+    with _open_tar(path) as tf:
+        members = tf.getmembers()
+        check_members(members, limits)
+        manifest: ImageManifest | None = None
+        os.mkdir(dest, 0o755)
+        dirs: list[tuple[Path, tarfile.TarInfo]] = []
+        for m in members:
+            name = _normalize(m.name)
+            if not name:
+                continue
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if m.isdir():
+                target.mkdir(exist_ok=True)
+                dirs.append((target, m))
+                continue
+            if m.isfile():
+                src = tf.extractfile(m)
+                assert src is not None
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                try:
+                    _copy(src, fd, m.size)
+                finally:
+                    os.close(fd)
+                if name == MANIFEST:
+                    manifest = ImageManifest.from_bytes(target.read_bytes())
+            elif m.issym():
+                os.symlink(m.linkname, target)
+            elif m.islnk():
+                os.link(dest / _normalize(m.linkname), target, follow_symlinks=False)
+                continue  # a hardlink shares its inode's metadata
+            elif m.isfifo():
+                os.mkfifo(target, 0o600)
+            _apply_metadata(target, m, as_root)
+        # Directory modes last: a read-only directory must still receive its children.
+        for target, m in reversed(dirs):
+            _apply_metadata(target, m, as_root)
+    if manifest is None:
+        raise ArchiveError("archive has no 'manifest' file")
+    return manifest
+
+
+def _apply_metadata(target: Path, m: tarfile.TarInfo, as_root: bool) -> None:
+    if as_root:
+        os.lchown(target, m.uid, m.gid)
+    if not m.issym():
+        # chown clears setuid bits, so the mode goes after it.
+        os.chmod(target, stat.S_IMODE(m.mode) & 0o7777)
+    os.utime(target, (m.mtime, m.mtime), follow_symlinks=False)

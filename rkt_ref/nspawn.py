@@ -1,0 +1,88 @@
+"""The systemd-nspawn command line for a pod, and the final exec into it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import proc
+
+NSPAWN = "/usr/bin/systemd-nspawn"
+# Arguments for the pod's systemd (after `--`), as rkt passes them.
+INIT_ARGS = ("--default-standard-output=tty", "--log-target=null", "--log-level=warning",
+             "--show-status=0")
+
+
+def argv(
+    uuid: str,
+    *,
+    keep_unit: bool,
+    extra: Sequence[str] = (),
+    nspawn: str = NSPAWN,
+) -> list[str]:
+    """The nspawn argv; relative --directory, so run it from the pod directory."""
+    args = [
+        nspawn,
+        "--boot",
+        "--register=true",
+        "--link-journal=try-guest",
+        "--quiet",
+    ]
+    if keep_unit:
+        args.append("--keep-unit")
+    args += [
+        f"--uuid={uuid}",
+        f"--machine=rkt-{uuid}",
+        "--directory=stage1/rootfs",
+        # host flavor: the pod's systemd, journald and helpers are the host's own
+        "--bind-ro=/usr",
+        *extra,
+        "--",
+        *INIT_ARGS,
+    ]
+    return args
+
+
+def environment(base: Mapping[str, str], *, debug: bool) -> dict[str, str]:
+    """nspawn's environment; LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES pass through as-is."""
+    env = dict(base)
+    env["SYSTEMD_NSPAWN_CONTAINER_SERVICE"] = "rkt"
+    if not debug:
+        env.setdefault("SYSTEMD_LOG_LEVEL", "err")
+    return env
+
+
+def in_service(cgroup_text: str) -> bool:
+    """Whether /proc/self/cgroup puts us in a service (not a scope): then --keep-unit."""
+    for line in cgroup_text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[0] == "0":
+            return parts[2].rstrip("/").endswith(".service")
+    # cgroup v1: use the name=systemd hierarchy
+    for line in cgroup_text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3 and parts[1] == "name=systemd":
+            return parts[2].rstrip("/").endswith(".service")
+    return False
+
+
+def running_in_service() -> bool:
+    try:
+        return in_service(Path("/proc/self/cgroup").read_text())
+    except OSError:
+        return False
+
+
+def find_nspawn() -> str:
+    if os.access(NSPAWN, os.X_OK):
+        return NSPAWN
+    return shutil.which("systemd-nspawn") or NSPAWN
+
+
+def exec_pod(pod_dir: Path, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """chdir into the pod (ps then shows --directory=stage1/rootfs) and become nspawn."""
+    os.chdir(pod_dir)
+    proc.exec(args, env)

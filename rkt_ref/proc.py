@@ -1,0 +1,73 @@
+"""The single place where rkt_ref runs or execs other programs.
+
+Everything else builds argv lists and hands them here, so that `--debug` shows each
+command exactly once as `+ <argv>` and failures carry the command and its stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+from .errors import CommandError, die
+
+log = logging.getLogger("rkt")
+
+
+def _resolve(argv0: str, env: Mapping[str, str] | None = None) -> str:
+    if "/" in argv0:
+        return argv0
+    path = (env or os.environ).get("PATH") or os.defpath
+    # Root's PATH inside a unit may be minimal; the sbin dirs hold mount/nsenter helpers.
+    path = f"{path}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    found = shutil.which(argv0, path=path)
+    if found is None:
+        die(f"{argv0}: command not found", hint="install the package that provides it")
+    return found
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv to completion, capturing stdout and stderr as text."""
+    argv = list(argv)
+    log.debug("+ %s", shlex.join(argv))
+    exe = _resolve(argv[0], env)
+    try:
+        result = subprocess.run(
+            [exe, *argv[1:]],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=None if env is None else dict(env),
+            check=False,
+        )
+    except OSError as e:
+        die(f"cannot run {argv[0]}: {e.strerror}")
+    if check and result.returncode != 0:
+        raise CommandError(argv, result.returncode, result.stderr)
+    return result
+
+
+def exec(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """Replace this process with argv: same PID, open inheritable fds stay open."""
+    argv = list(argv)
+    log.debug("+ exec %s", shlex.join(argv))
+    exe = _resolve(argv[0], env)
+    # os.execve does not flush Python's buffers; anything printed so far must go out now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(exe, argv, dict(env))
+    except OSError as e:
+        die(f"cannot execute {exe}: {e.strerror}")

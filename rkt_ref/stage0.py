@@ -1,0 +1,270 @@
+"""stage0: turn images and flags into a prepared pod, and exec the pod's nspawn.
+
+Order of work in `rkt run`: resolve every image first (nothing is created if one is
+missing), then create a locked embryo, write the pod manifest, move it to prepare/,
+build the stage1 tree and app roots, and move it on to prepared/ or run/. Any
+failure after the embryo exists removes the pod again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NoReturn
+
+from . import env as envmod
+from . import mounts, net, nspawn, stage1
+from .errors import RktError, die
+from .pod import Dir, Embryo, Pod, Pods
+from .schema import (
+    App,
+    ExposedPort,
+    ImageManifest,
+    ImageRef,
+    Isolator,
+    IsolatorName,
+    PodManifest,
+    RuntimeApp,
+    acname,
+    parse_quantity,
+    sanitize_acname,
+)
+from .store import FetchPolicy, ImageInfo, Store, fetch
+
+log = logging.getLogger("rkt")
+
+
+@dataclass(frozen=True)
+class AppRequest:
+    """One image on the command line with its per-app flags and `--` arguments."""
+
+    image: str
+    args: tuple[str, ...] = ()
+    exec: str | None = None
+    name: str | None = None
+    memory: str | None = None
+    cpu: str | None = None
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class PodRequest:
+    apps: tuple[AppRequest, ...]
+    inherit_env: bool = False
+    set_env: tuple[tuple[str, str], ...] = ()
+    set_env_files: tuple[str, ...] = ()
+    ports: tuple[tuple[str, int], ...] = ()
+    interactive: bool = False
+    uuid_file_save: str | None = None
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to start a prepared pod (stored in options.json for run-prepared)."""
+
+    net: tuple[str, ...] = ("default",)
+    interactive: bool = False
+    debug: bool = False
+
+
+def _set_isolator(app: App, name: str, limit: str) -> App:
+    q = parse_quantity(limit, f"--{name.split('/')[-1]}")
+    if q <= 0:
+        die(f"--{name.split('/')[-1]} must be positive")
+    isos = tuple(i for i in app.isolators if i.name != name)
+    return replace(app, isolators=isos + (Isolator(name, {"limit": limit}),))
+
+
+def build_runtime_app(req: AppRequest, info: ImageInfo, manifest: ImageManifest) -> RuntimeApp:
+    app = manifest.app
+    if app is None:
+        if req.exec is None:
+            die(f"image {info.display_name} has no app section",
+                hint="give the command to run with --exec")
+        app = App(exec=(), user="0", group="0")
+    if req.exec is not None:
+        if not req.exec.startswith("/"):
+            die(f"--exec {req.exec!r} must be an absolute path")
+        app = replace(app, exec=(req.exec,))
+    if req.args:
+        app = replace(app, exec=app.exec + req.args)
+    if not app.exec:
+        die(f"image {info.display_name} has no exec", hint="give one with --exec")
+    if req.memory is not None:
+        app = _set_isolator(app, IsolatorName.MEMORY, req.memory)
+    if req.cpu is not None:
+        app = _set_isolator(app, IsolatorName.CPU, req.cpu)
+    if req.user is not None:
+        app = replace(app, user=req.user)
+    if req.group is not None:
+        app = replace(app, group=req.group)
+    name = acname(req.name, "--name") if req.name else \
+        sanitize_acname(manifest.name.rsplit("/", 1)[-1])
+    return RuntimeApp(name, ImageRef(manifest.name, info.id, manifest.labels), app)
+
+
+def exposed_ports(apps: tuple[RuntimeApp, ...], ports: tuple[tuple[str, int], ...],
+                  ) -> tuple[ExposedPort, ...]:
+    known = {p.name for a in apps for p in a.app.ports}
+    out: list[ExposedPort] = []
+    for name, host_port in ports:
+        if name not in known:
+            listing = ", ".join(sorted(known)) or "none"
+            die(f"port name {name!r} is not declared by any app in the pod "
+                f"(declared: {listing})")
+        if not 1 <= host_port <= 65535:
+            die(f"host port {host_port} for {name!r} is out of range 1-65535")
+        out.append(ExposedPort(name, host_port))
+    return tuple(out)
+
+
+def _lookup_id(value: str, table: Path, what: str) -> int:
+    if value.isdigit():
+        return int(value)
+    try:
+        for line in table.read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[0] == value and fields[2].isdigit():
+                return int(fields[2])
+    except OSError:
+        pass
+    if value == "root":
+        return 0
+    die(f"{what} {value!r} not found in the image's {table.name}")
+
+
+def app_env(app: RuntimeApp, req: PodRequest, inherited: dict[str, str] | None,
+            ) -> dict[str, str]:
+    file_env: dict[str, str] = {}
+    for path in req.set_env_files:
+        file_env.update(envmod.read_env_file(path))
+    return envmod.merge(
+        inherited=inherited,
+        manifest=[(e.name, e.value) for e in app.app.environment],
+        env_file=file_env,
+        flags=dict(req.set_env),
+        app_name=app.name,
+    )
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+def prepare(root: Path, req: PodRequest, run: RunOptions, *, target: Dir) -> Pod:
+    """Create and fully prepare a pod; it ends up locked in `target` (prepared/ or run/)."""
+    store = Store(root)
+    resolved: list[tuple[AppRequest, ImageInfo, ImageManifest]] = []
+    for areq in req.apps:
+        info = fetch(store, areq.image, req.fetch_policy)
+        resolved.append((areq, info, store.manifest(info.id)))
+    apps = tuple(build_runtime_app(a, i, m) for a, i, m in resolved)
+    if run.interactive and len(apps) != 1:
+        die("--interactive works with exactly one app")
+    for _, _, m in resolved:
+        if m.dependencies:
+            die(f"image {m.display_name} has dependencies, which rkt_ref does not support")
+    manifest = PodManifest(apps, exposed_ports(apps, req.ports))
+    inherited = dict(os.environ) if req.inherit_env else None
+    envs = {a.name: app_env(a, req, inherited) for a in apps}
+
+    pods = Pods(root)
+    with Embryo(pods) as pod:
+        if req.uuid_file_save:
+            try:
+                Path(req.uuid_file_save).write_text(pod.uuid)
+            except OSError as e:
+                die(f"cannot write UUID file {req.uuid_file_save}: {e.strerror}")
+        _write(pod.path / "pod", json.dumps(manifest.to_json(), indent=1) + "\n", 0o640)
+        _write(pod.path / "options.json", json.dumps({
+            "net": list(run.net), "interactive": run.interactive}) + "\n", 0o640)
+        pod.move(Dir.PREPARE)
+        _build_stage1(pod, store, manifest, envs, run)
+        for _, info, _ in resolved:
+            store.touch(info.id)
+        pod.move(target)
+        return pod
+
+
+def _build_stage1(pod: Pod, store: Store, manifest: PodManifest,
+                  envs: dict[str, dict[str, str]], run: RunOptions) -> None:
+    rootfs = pod.stage1_rootfs()
+    rootfs.mkdir(parents=True, mode=0o755)
+    for d in stage1.SKELETON_DIRS:
+        (rootfs / d).mkdir(parents=True, exist_ok=True)
+    os.chmod(rootfs / "tmp", 0o1777)
+    os.chmod(rootfs / "var" / "tmp", 0o1777)
+    for link, dest in stage1.SKELETON_LINKS.items():
+        os.symlink(dest, rootfs / link)
+    for rel, text in stage1.skeleton_files(pod.uuid).items():
+        _write(rootfs / rel, text)
+
+    unit_opts: dict[str, stage1.AppUnitOptions] = {}
+    host_ports = {p.name: p.host_port for p in manifest.ports}
+    for app in manifest.apps:
+        app_dir = rootfs / "opt" / "stage2" / app.name
+        app_dir.mkdir(parents=True)
+        _write(app_dir / "manifest",
+               json.dumps(store.manifest(app.image.id).to_json(), indent=1) + "\n")
+        target = app_dir / "rootfs"
+        how = mounts.mount_app_rootfs(
+            store.rootfs(app.image.id),
+            pod.path / "overlay" / app.name / "upper",
+            pod.path / "overlay" / app.name / "work",
+            target,
+        )
+        log.debug("stage0: app %s rootfs by %s", app.name, how)
+        for mp in ("dev", "proc", "sys"):
+            p = target / mp
+            if p.is_symlink() or not p.is_dir():
+                if p.is_symlink() or p.exists():
+                    p.unlink()
+                p.mkdir(mode=0o755)
+        uid = _lookup_id(app.app.user, target / "etc" / "passwd", "user")
+        gid = _lookup_id(app.app.group, target / "etc" / "group", "group")
+        sockets = tuple((p, host_ports.get(p.name, p.port)) for p in app.app.ports
+                        if p.socket_activated)
+        unit_opts[app.name] = stage1.AppUnitOptions(
+            uid=uid, gid=gid, supplementary_gids=app.app.supplementary_gids,
+            interactive=run.interactive, socket_ports=sockets)
+        _write(rootfs / "rkt" / "env" / app.name, envmod.format_env_file(envs[app.name]),
+               0o640)
+
+    unit_dir = rootfs / "etc" / "systemd" / "system"
+    for name, text in stage1.units(manifest.apps, unit_opts).items():
+        _write(unit_dir / name, text)
+    for sock in stage1.socket_wants(manifest.apps, unit_opts):
+        os.symlink(f"../{sock}", unit_dir / "sockets.target.wants" / sock)
+
+
+def load_run_options(pod: Pod, overrides: RunOptions | None, debug: bool) -> RunOptions:
+    if overrides is not None:
+        return overrides
+    saved = pod.options()
+    return RunOptions(net=tuple(saved.get("net") or ("default",)),
+                      interactive=bool(saved.get("interactive", False)), debug=debug)
+
+
+def exec_pod(pod: Pod, run: RunOptions) -> NoReturn:
+    """Become the pod's nspawn. The caller holds the pod lock, the pod is in run/."""
+    if pod.dir != Dir.RUN:
+        raise RktError(f"pod {pod.uuid} is not in run/")
+    plan = net.plan(run.net)
+    pid_path = pod.path / "pid"
+    pid_path.write_text(f"{os.getpid()}\n")
+    if plan.networks:
+        (pod.path / "networks.json").write_text(json.dumps(plan.networks))
+    pod.keep_lock_across_exec()
+    args = nspawn.argv(pod.uuid, keep_unit=nspawn.running_in_service(),
+                       extra=plan.nspawn_args, nspawn=nspawn.find_nspawn())
+    if run.interactive:
+        # the app talks to the terminal through the pod's console
+        args.insert(args.index("--"), "--console=interactive")
+    nspawn.exec_pod(pod.path, args, nspawn.environment(os.environ, debug=run.debug))

@@ -1,0 +1,286 @@
+"""Unit files and skeleton files written into a pod's stage1 tree (pure functions).
+
+The inner systemd boots `default.target` ("rkt apps target"), which pulls in only
+the apps and what they need: their reaper, their prepare-app@ mount helper, their
+sockets, and journald (via StandardOutput=journal). Everything has
+DefaultDependencies=no, so no sysinit/basic machinery is started.
+
+How the pod ends:
+- an app exits on its own: its ExecStopPost records the status in /rkt/status/<app>;
+  a non-zero status (signals count as their number, as rkt reports status=15 for
+  SIGTERM) ends the pod at once with `systemctl exit <status>`, which becomes
+  nspawn's, and so rkt's, exit status; a zero status ends the pod once every app has
+  exited;
+- the pod is asked to stop (SIGTERM to nspawn, `machinectl poweroff`): the system
+  is already stopping, so statuses are recorded but the exit status stays 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from .schema import IsolatorName, Port, Protocol, RuntimeApp
+
+SHUTDOWN_TARGETS = "exit.target halt.target poweroff.target"
+STAGE2 = "/opt/stage2"
+
+# Signal names systemd puts in $EXIT_STATUS for killed processes -> numbers (x86-64).
+_SIGNALS = {
+    "HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8,
+    "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+    "STKFLT": 16, "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "SYS": 31,
+}
+
+
+@dataclass(frozen=True)
+class AppUnitOptions:
+    """What stage0 resolved for an app beyond its manifest."""
+
+    uid: int
+    gid: int
+    supplementary_gids: tuple[int, ...] = ()
+    interactive: bool = False
+    socket_ports: tuple[tuple[Port, int], ...] = ()  # (port, listen port on the host)
+
+
+def _unit(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
+    out: list[str] = []
+    for title, options in sections:
+        if out:
+            out.append("")
+        out.append(f"[{title}]")
+        out.extend(f"{k}={v}" for k, v in options)
+    return "\n".join(out) + "\n"
+
+
+_PLAIN_ARG = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
+
+
+def quote_exec_arg(arg: str) -> str:
+    """One ExecStart= word: `%` and `$` doubled, quoted when it holds anything special."""
+    esc = arg.replace("%", "%%").replace("$", "$$")
+    if _PLAIN_ARG.match(arg):
+        return esc
+    esc = esc.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{esc}"'
+
+
+def exec_line(argv: Sequence[str]) -> str:
+    return " ".join(quote_exec_arg(a) for a in argv)
+
+
+def unit_path_escape(path: str) -> str:
+    """Like `systemd-escape --path`, for the paths stage1 uses (/opt/stage2/<acname>/rootfs)."""
+    trimmed = path.strip("/")
+    out = []
+    for ch in trimmed:
+        if ch == "/":
+            out.append("-")
+        elif ch.isalnum() or ch in ":_.":
+            out.append(ch)
+        else:
+            out.append(f"\\x{ord(ch):02x}")
+    return "".join(out)
+
+
+def prepare_app_instance(app_name: str) -> str:
+    """prepare-app@<instance>.service for the app's rootfs, as rkt names it."""
+    # rkt keeps the leading '-' of the escaped absolute path in the instance name.
+    return f"prepare-app@-{unit_path_escape(f'{STAGE2}/{app_name}/rootfs')}.service"
+
+
+def app_rootfs(app_name: str) -> str:
+    return f"{STAGE2}/{app_name}/rootfs"
+
+
+def default_target(app_names: Sequence[str]) -> str:
+    opts: list[tuple[str, str]] = [("Description", "rkt apps target"),
+                                   ("DefaultDependencies", "no")]
+    for name in app_names:
+        opts.append(("Wants", f"{name}.service"))
+        opts.append(("After", f"{name}.service"))
+    opts.append(("Wants", "sockets.target"))
+    return _unit([("Unit", opts)])
+
+
+def sockets_target() -> str:
+    return _unit([("Unit", [("Description", "rkt sockets target"),
+                            ("DefaultDependencies", "no")])])
+
+
+def shutdown_service() -> str:
+    # Started first, so stopped last: once every app and reaper is down it ends the
+    # container at once, with the exit status set earlier (0 if none was).
+    return _unit([
+        ("Unit", [("Description", "Pod shutdown"), ("DefaultDependencies", "no"),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+        ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
+                     ("ExecStop", "/usr/bin/systemctl --force exit")]),
+    ])
+
+
+def reaper_service(app_name: str) -> str:
+    script = (f"s=$$(/usr/bin/systemctl show -P ExecMainStatus {app_name}.service); "
+              f"echo \"$${{s:-0}}\" > /rkt/status/{app_name}")
+    return _unit([
+        ("Unit", [("Description", f"{app_name} Reaper"), ("DefaultDependencies", "no"),
+                  ("StopWhenUnneeded", "yes"), ("After", "shutdown.service"),
+                  ("Before", f"{app_name}.service"),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+        ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
+                     ("ExecStop", f"/usr/bin/sh -c '{script}'")]),
+    ])
+
+
+def prepare_app_service() -> str:
+    # %f is the unescaped instance: the app's rootfs inside stage1.
+    return _unit([
+        ("Unit", [("Description", "Prepare minimum environment for chrooted applications"),
+                  ("DefaultDependencies", "no"), ("OnFailureJobMode", "fail")]),
+        ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
+                     ("ExecStart", "/usr/bin/mount --rbind /dev %f/dev"),
+                     ("ExecStart", "/usr/bin/mount --rbind /proc %f/proc"),
+                     ("ExecStart", "/usr/bin/mount --rbind /sys %f/sys")]),
+    ])
+
+
+def _exit_script(app_name: str, app_names: Sequence[str]) -> str:
+    """ExecStopPost of an app: record its status; end the pod when it is time."""
+    cases = " ".join(f"{k}) s={v};;" for k, v in _SIGNALS.items())
+    waits = " ".join(app_names)
+    return (
+        f"case $$EXIT_CODE in exited) s=$$EXIT_STATUS;; \"\") s=0;; *) "
+        f"case $$EXIT_STATUS in {cases} *) s=255;; esac;; esac; "
+        f"echo $$s > /rkt/status/{app_name}; "
+        "[ \"$$(/usr/bin/systemctl is-system-running)\" = stopping ] && exit 0; "
+        "if [ $$s != 0 ]; then (set -C; echo $$s > /rkt/exit-code) 2>/dev/null; "
+        "else for a in " + waits + "; do [ -e /rkt/status/$$a ] || exit 0; done; fi; "
+        "exec /usr/bin/systemctl --no-block exit $$(cat /rkt/exit-code 2>/dev/null || echo 0)"
+    )
+
+
+def _milli(value: Decimal) -> int:
+    return int((value * 1000).to_integral_value(rounding=ROUND_CEILING))
+
+
+def isolator_options(app: RuntimeApp) -> list[tuple[str, str]]:
+    """Image/flag isolators as cgroup v2 resource settings of the app's service."""
+    opts: list[tuple[str, str]] = []
+    mem = app.app.isolator(IsolatorName.MEMORY)
+    if mem is not None and (limit := mem.limit()) is not None:
+        opts.append(("MemoryMax", str(int(limit))))
+    cpu = app.app.isolator(IsolatorName.CPU)
+    if cpu is not None and (limit := cpu.limit()) is not None:
+        # rkt: millicores / 10 = percent of one CPU.
+        opts.append(("CPUQuota", f"{max(1, _milli(limit) // 10)}%"))
+    shares = app.app.isolator(IsolatorName.CPU_SHARES)
+    if shares is not None:
+        # cgroup v1 shares (default 1024) -> v2 weight (default 100), as systemd converts.
+        weight = min(10000, max(1, int(shares.value) * 100 // 1024))
+        opts.append(("CPUWeight", str(weight)))
+    oom = app.app.isolator(IsolatorName.OOM_SCORE_ADJ)
+    if oom is not None:
+        opts.append(("OOMScoreAdjust", str(int(oom.value))))
+    return opts
+
+
+def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptions) -> str:
+    name = app.name
+    prep = prepare_app_instance(name)
+    unit: list[tuple[str, str]] = [
+        ("Description", f"Application={name} Image={app.image.name}"),
+        ("DefaultDependencies", "no"),
+        ("OnFailure", "halt.target"),
+        ("Wants", f"reaper-{name}.service"),
+        ("Requires", prep),
+        ("After", prep),
+        ("Conflicts", SHUTDOWN_TARGETS),
+        ("Before", SHUTDOWN_TARGETS),
+    ]
+    if options.socket_ports:
+        unit += [("Requires", f"{name}.socket"), ("After", f"{name}.socket")]
+    service: list[tuple[str, str]] = [
+        ("Restart", "no"),
+        ("ExecStart", exec_line(app.app.exec)),
+        ("ExecStopPost", f"/usr/bin/sh -c '{_exit_script(name, app_names)}'"),
+        ("RootDirectory", app_rootfs(name)),
+        ("WorkingDirectory", app.app.working_directory or "/"),
+        ("EnvironmentFile", f"/rkt/env/{name}"),
+        ("User", str(options.uid)),
+        ("Group", str(options.gid)),
+    ]
+    if options.supplementary_gids:
+        service.append(("SupplementaryGroups",
+                        " ".join(str(g) for g in options.supplementary_gids)))
+    service.append(("SyslogIdentifier", name))
+    if options.interactive:
+        service += [("StandardInput", "tty-force"), ("StandardOutput", "tty"),
+                    ("StandardError", "tty"), ("TTYPath", "/dev/console")]
+    else:
+        service += [("StandardOutput", "journal+console"),
+                    ("StandardError", "journal+console")]
+    service += [("KillMode", "mixed")]
+    service += isolator_options(app)
+    return _unit([("Unit", unit), ("Service", service)])
+
+
+def socket_unit(app_name: str, ports: Sequence[tuple[Port, int]]) -> str:
+    sock: list[tuple[str, str]] = [("BindIPv6Only", "both"), ("Service", f"{app_name}.service")]
+    for port, host_port in ports:
+        key = "ListenStream" if port.protocol == Protocol.TCP else "ListenDatagram"
+        sock.append((key, str(host_port)))
+    return _unit([
+        ("Unit", [("Description", f"Application={app_name} sockets"),
+                  ("DefaultDependencies", "no"), ("Before", "sockets.target"),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+        ("Socket", sock),
+    ])
+
+
+def os_release() -> str:
+    return 'NAME="rkt stage1 (rkt_ref host flavor)"\nID=rkt\nPRETTY_NAME="rkt pod"\n'
+
+
+def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dict[str, str]:
+    """Every file under etc/systemd/system, keyed by its path below that directory."""
+    names = [a.name for a in apps]
+    files: dict[str, str] = {
+        "default.target": default_target(names),
+        "sockets.target": sockets_target(),
+        "shutdown.service": shutdown_service(),
+        "prepare-app@.service": prepare_app_service(),
+    }
+    for app in apps:
+        opts = options[app.name]
+        files[f"{app.name}.service"] = app_service(app, names, opts)
+        files[f"reaper-{app.name}.service"] = reaper_service(app.name)
+        if opts.socket_ports:
+            files[f"{app.name}.socket"] = socket_unit(app.name, opts.socket_ports)
+    return files
+
+
+def socket_wants(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> list[str]:
+    """Socket units to link into sockets.target.wants/."""
+    return [f"{a.name}.socket" for a in apps if options[a.name].socket_ports]
+
+
+def skeleton_files(uuid: str) -> dict[str, str]:
+    """Small files of the stage1 root, keyed by path relative to stage1/rootfs."""
+    return {
+        "etc/os-release": os_release(),
+        "etc/machine-id": uuid.replace("-", "") + "\n",
+        "etc/hostname": f"rkt-{uuid}\n",
+        "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+        "etc/group": "root:x:0:\n",
+        # the host's /etc/hosts is not visible; give the pod the loopback names
+        "etc/hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    }
+
+
+SKELETON_DIRS = ("etc/systemd/system/sockets.target.wants", "var/log/journal", "var/tmp",
+                 "run", "tmp", "dev", "proc", "sys", "usr", "root", "rkt/env", "rkt/status",
+                 "opt/stage2")
+SKELETON_LINKS = {"bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64", "sbin": "usr/sbin"}

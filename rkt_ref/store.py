@@ -1,0 +1,319 @@
+"""The image store: /var/lib/rkt/cas (blobs, extracted trees, image info), fetching.
+
+An image ID is `sha512-` + the first 64 hex digits of the sha512 of the uncompressed
+ACI tar, as in rkt. rkt prints 32 of them by default and all 64 with `--full`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from . import archive, discovery
+from .errors import RktError, die
+from .schema import ImageManifest, acidentifier
+
+log = logging.getLogger("rkt")
+
+ID_PREFIX = "sha512-"
+ID_HEX = 64
+
+
+def image_id(path: Path, limits: archive.Limits = archive.DEFAULT_LIMITS) -> str:
+    return ID_PREFIX + archive.image_digest(path, limits)[:ID_HEX]
+
+
+def short_id(image_id: str, hexlen: int = 32) -> str:
+    return image_id[: len(ID_PREFIX) + hexlen]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    name: str
+    version: str
+    import_time: int  # ns since the epoch
+    last_used: int  # ns since the epoch
+    size: int  # bytes on disk: blob + extracted tree
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name}:{self.version}" if self.version else self.name
+
+
+@dataclass(frozen=True)
+class ImageRefSpec:
+    """A user's image argument NAME[:version][,label=value...]."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> ImageRefSpec:
+        head, *rest = text.split(",")
+        labels: list[tuple[str, str]] = []
+        name = head
+        if ":" in head:
+            name, version = head.rsplit(":", 1)
+            labels.append(("version", version))
+        for item in rest:
+            key, sep, value = item.partition("=")
+            if not sep:
+                die(f"bad image label {item!r} in {text!r}: expected name=value")
+            labels.append((key, value))
+        acidentifier(name, "image name")
+        return cls(name, tuple(labels))
+
+    def matches(self, manifest: ImageManifest) -> bool:
+        if manifest.name != self.name:
+            return False
+        return all(manifest.label(k) == v for k, v in self.labels)
+
+
+class Store:
+    def __init__(self, root: Path):
+        self.root = root / "cas"
+
+    # --- layout ---------------------------------------------------------------------
+    def _dir(self, name: str) -> Path:
+        d = self.root / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def blob(self, image_id: str) -> Path:
+        return self.root / "blob" / image_id
+
+    def tree(self, image_id: str) -> Path:
+        return self.root / "tree" / image_id
+
+    def rootfs(self, image_id: str) -> Path:
+        return self.tree(image_id) / "rootfs"
+
+    def _info_path(self, image_id: str) -> Path:
+        return self.root / "info" / f"{image_id}.json"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self._dir("")
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # --- queries --------------------------------------------------------------------
+    def images(self) -> list[ImageInfo]:
+        d = self.root / "info"
+        if not d.is_dir():
+            return []
+        out: list[ImageInfo] = []
+        for p in sorted(d.glob("*.json")):
+            try:
+                out.append(ImageInfo(**json.loads(p.read_text())))
+            except (OSError, ValueError, TypeError):
+                log.debug("store: skipping unreadable %s", p)
+        return sorted(out, key=lambda i: i.import_time)
+
+    def get(self, image_id: str) -> ImageInfo:
+        try:
+            return ImageInfo(**json.loads(self._info_path(image_id).read_text()))
+        except FileNotFoundError:
+            die(f"no image with ID {image_id} in the store")
+
+    def manifest(self, image_id: str) -> ImageManifest:
+        return ImageManifest.from_bytes((self.tree(image_id) / "manifest").read_bytes())
+
+    def resolve_id(self, text: str) -> ImageInfo:
+        """An image by full or abbreviated ID (`sha512-aac777f92362`)."""
+        if not text.startswith(ID_PREFIX) or len(text) <= len(ID_PREFIX):
+            die(f"{text!r} is not an image ID", hint="image IDs look like sha512-<hex>")
+        matches = [i for i in self.images() if i.id.startswith(text)]
+        if not matches:
+            die(f"no image with ID {text} in the store")
+        if len(matches) > 1:
+            die(f"image ID {text} is ambiguous: it matches {len(matches)} images",
+                hint="give more hex digits")
+        return matches[0]
+
+    def find(self, spec: ImageRefSpec) -> ImageInfo | None:
+        """The most recently imported stored image matching name and labels."""
+        best: ImageInfo | None = None
+        for info in self.images():
+            if info.name != spec.name:
+                continue
+            if not spec.matches(self.manifest(info.id)):
+                continue
+            if best is None or info.import_time >= best.import_time:
+                best = info
+        return best
+
+    def resolve(self, text: str) -> ImageInfo:
+        """An image already in the store, by ID or NAME[:version]."""
+        if text.startswith(ID_PREFIX):
+            return self.resolve_id(text)
+        found = self.find(ImageRefSpec.parse(text))
+        if found is None:
+            die(f"image {text!r} is not in the store",
+                hint=f"fetch it first: rkt fetch {text}")
+        return found
+
+    # --- changes --------------------------------------------------------------------
+    def import_file(self, path: Path, limits: archive.Limits = archive.DEFAULT_LIMITS,
+                    ) -> ImageInfo:
+        """Add an ACI file; importing the same content twice is a no-op."""
+        iid = image_id(path, limits)
+        if self._info_path(iid).exists() and self.tree(iid).is_dir():
+            log.debug("store: %s already present", iid)
+            return self.get(iid)
+        tmp = Path(tempfile.mkdtemp(prefix="import-", dir=self._dir("tmp")))
+        try:
+            manifest = archive.extract(path, tmp / "tree", limits)
+            shutil.copyfile(path, tmp / "blob")
+            size = _disk_usage(tmp)
+            with self.locked():
+                self._dir("tree")
+                self._dir("blob")
+                self._dir("info")
+                if not self.tree(iid).exists():
+                    os.rename(tmp / "tree", self.tree(iid))
+                os.replace(tmp / "blob", self.blob(iid))
+                now = time.time_ns()
+                info = ImageInfo(iid, manifest.name, manifest.label("version") or "", now, now,
+                                 size)
+                _write_json(self._info_path(iid), asdict(info))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return info
+
+    def touch(self, image_id: str) -> None:
+        """Record that a pod used the image now (LAST USED)."""
+        with self.locked():
+            info = self.get(image_id)
+            data = asdict(info) | {"last_used": time.time_ns()}
+            _write_json(self._info_path(image_id), data)
+
+    def remove(self, image_id: str) -> None:
+        with self.locked():
+            self._info_path(image_id).unlink(missing_ok=True)
+            self.blob(image_id).unlink(missing_ok=True)
+            tree = self.tree(image_id)
+            if tree.exists():
+                # Rename first so a half-deleted tree is never visible under its ID.
+                doomed = Path(tempfile.mkdtemp(prefix="rm-", dir=self._dir("tmp")))
+                os.rename(tree, doomed / "tree")
+                shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def _disk_usage(path: Path) -> int:
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+# --- fetching -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    insecure_image: bool = False  # skip signature verification
+    insecure_http: bool = False
+    insecure_tls: bool = False
+    pull_policy: str = "new"  # never | new | update
+
+
+def _require_signature(where: str, asc_exists: bool, policy: FetchPolicy) -> None:
+    if policy.insecure_image:
+        return
+    if not asc_exists:
+        raise RktError(
+            f"error opening signature file: open {where}: no such file or directory",
+            hint="pass --insecure-options=image to use an unsigned image",
+        )
+    raise RktError(
+        f"cannot verify signature {where}: signature verification is not implemented yet",
+        hint="pass --insecure-options=image to skip signature verification",
+    )
+
+
+def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
+    """Resolve an image argument (path, file://, http(s)://, ID, NAME[:version])."""
+    if text.startswith("docker://"):
+        die(f"cannot fetch {text}: docker images are not supported by rkt_ref yet")
+    if text.startswith(ID_PREFIX):
+        return store.resolve_id(text)
+    url = urlparse(text)
+    if url.scheme == "file":
+        return _fetch_file(store, Path(unquote(url.path)), policy)
+    if url.scheme in ("http", "https"):
+        if url.scheme == "http" and not policy.insecure_http:
+            die(f"refusing to fetch {text} over plain HTTP",
+                hint="pass --insecure-options=http")
+        return _fetch_url(store, text, text + ".asc", policy)
+    if "/" in text and (text.startswith((".", "/")) or Path(text).exists()) or \
+            text.endswith(".aci"):
+        return _fetch_file(store, Path(text), policy)
+    spec = ImageRefSpec.parse(text)
+    if policy.pull_policy != "update":
+        found = store.find(spec)
+        if found is not None:
+            log.debug("image: using image from local store for image name %s", text)
+            return found
+        if policy.pull_policy == "never":
+            die(f"image {text!r} is not in the store and --pull-policy=never")
+    labels = dict(spec.labels)
+    labels.setdefault("version", "latest")
+    labels.setdefault("os", "linux")
+    labels.setdefault("arch", "amd64")
+    ep = discovery.discover(spec.name, labels, insecure_http=policy.insecure_http,
+                            insecure_tls=policy.insecure_tls)
+    log.debug("image: remote fetching from URL %s", ep.aci)
+    return _fetch_url(store, ep.aci, ep.asc, policy)
+
+
+def _fetch_file(store: Store, path: Path, policy: FetchPolicy) -> ImageInfo:
+    if not path.is_file():
+        die(f"image file {path} does not exist" if not path.exists()
+            else f"{path} is not a regular file")
+    log.debug("image: using image from file %s", path)
+    asc = path.with_name(path.name + ".asc")
+    _require_signature(str(asc), asc.exists(), policy)
+    return store.import_file(path)
+
+
+def _fetch_url(store: Store, aci_url: str, asc_url: str, policy: FetchPolicy) -> ImageInfo:
+    if not policy.insecure_image:
+        _require_signature(asc_url, discovery.exists(asc_url, insecure_tls=policy.insecure_tls),
+                           policy)
+    fd, name = tempfile.mkstemp(prefix="fetch-", dir=store._dir("tmp"))
+    try:
+        discovery.download(aci_url, fd, insecure_tls=policy.insecure_tls,
+                           limit=archive.DEFAULT_LIMITS.max_total_bytes)
+        os.close(fd)
+        fd = -1
+        return store.import_file(Path(name))
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.unlink(name)
