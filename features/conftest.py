@@ -1,6 +1,52 @@
-"""The spec's pytest wiring: the VM fixtures and the step vocabulary."""
+"""The spec's pytest wiring: the VM fixtures, the step vocabulary, and what may not run.
+
+Two kinds of tags keep a scenario from running, each with a reason in the report:
+
+* ``@pending`` with ``@issue-N``: the runtime support it needs is the subject of issue N.
+  Such a scenario is skipped, never run to a vacuous pass.
+* ``@needs-<capability>``: the scenario needs something of the VM backend (cgroup limits,
+  a private network, a console) that the selected backend may not provide.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vm.backend import capabilities_of
+
+# Step modules import each other's helpers; rewrite them all before any is imported.
+pytest.register_assert_rewrite("steps")
 
 pytest_plugins = [
     "vm.pytest_plugin",
     "steps.harness",
+    "steps.shell",
+    "steps.units",
+    "steps.pods",
+    "steps.machines",
+    "steps.journal",
+    "steps.ps",
+    "steps.cgls",
+    "steps.sockets",
 ]
+
+_NEEDS = "needs-"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = str(config.getoption("backend"))
+    have = capabilities_of(backend)
+    for item in items:
+        if item.get_closest_marker("pending"):
+            issues = sorted({m.name for m in item.iter_markers() if m.name.startswith("issue-")})
+            if not issues:
+                raise pytest.UsageError(f"{item.nodeid}: @pending must name its @issue-N")
+            item.add_marker(pytest.mark.skip(
+                reason=f"pending: waits on runtime support from {', '.join(issues)}"))
+            continue
+        needed = {m.name.removeprefix(_NEEDS) for m in item.iter_markers()
+                  if m.name.startswith(_NEEDS)}
+        missing = sorted(needed - have)
+        if missing:
+            item.add_marker(pytest.mark.skip(
+                reason=f"backend {backend} lacks {', '.join(missing)}"))

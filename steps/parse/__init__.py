@@ -9,7 +9,16 @@ dataclasses; none of them runs anything.
 from steps.parse.cgls import CgroupNode, CgroupProcess, CgroupTree, parse_cgls
 from steps.parse.journal import JournalEntry, env_block, parse_journal
 from steps.parse.machinectl import MachineList, MachineRow, parse_machinectl_list
-from steps.parse.ps import PsForest, PsProcess, is_nspawn, is_rkt, parse_ps_auxf, parse_ps_eo
+from steps.parse.ps import (
+    PsForest,
+    PsProcess,
+    is_nspawn,
+    is_nspawn_argv,
+    is_rkt,
+    is_rkt_argv,
+    parse_ps_auxf,
+    parse_ps_eo,
+)
 from steps.parse.rkt import (
     ImageRow,
     PodRow,
@@ -23,6 +32,7 @@ from steps.parse.systemctl import (
     MainPidField,
     RunningAs,
     UnitStatus,
+    parse_exec_status,
     parse_systemctl_show,
     parse_systemctl_status,
     parse_systemd_run,
@@ -46,8 +56,11 @@ __all__ = [
     "UnitStatus",
     "env_block",
     "is_nspawn",
+    "is_nspawn_argv",
     "is_rkt",
+    "is_rkt_argv",
     "parse_cgls",
+    "parse_exec_status",
     "parse_journal",
     "parse_machinectl_list",
     "parse_ps_auxf",

@@ -139,7 +139,11 @@ def parse_ps_eo(text: str) -> PsForest:
 
 def is_nspawn(proc: PsProcess) -> bool:
     """systemd-nspawn, run directly (host flavor) or through stage1's ld.so (the document)."""
-    argv = proc.argv
+    return is_nspawn_argv(proc.argv)
+
+
+def is_nspawn_argv(argv: tuple[str, ...]) -> bool:
+    """:func:`is_nspawn` for an argv (from /proc/PID/cmdline, say)."""
     if not argv:
         return False
     if posixpath.basename(argv[0]) == "systemd-nspawn":
@@ -161,7 +165,11 @@ def is_rkt(proc: PsProcess) -> bool:
     that still is rkt lingering instead of having exec'd nspawn. ``sh -c "…; rkt run …"`` is
     a shell (argv[1] is ``-c``), not rkt.
     """
-    argv = proc.argv
+    return is_rkt_argv(proc.argv)
+
+
+def is_rkt_argv(argv: tuple[str, ...]) -> bool:
+    """:func:`is_rkt` for an argv."""
     if not argv:
         return False
     if posixpath.basename(argv[0]) == "rkt":

@@ -165,3 +165,15 @@ def parse_systemd_run(text: str) -> RunningAs:
         if m:
             return RunningAs(m["unit"], bool(m["colon"]))
     raise ValueError(f"systemd-run did not announce a unit in {text!r}")
+
+
+_EXEC = re.compile(r"\{ (?P<body>.*?) \}")
+
+
+def parse_exec_status(text: str) -> tuple[dict[str, str], ...]:
+    """``systemctl show -P ExecStartPre UNIT``: one ``{ path=… ; … ; status=0/0 }`` per command."""
+    runs = []
+    for m in _EXEC.finditer(text):
+        fields = (part.split("=", 1) for part in m["body"].split(" ; ") if "=" in part)
+        runs.append({k.strip(): v.strip() for k, v in fields})
+    return tuple(runs)
