@@ -58,22 +58,26 @@ class Machine:
         self.transcript.append(result)
         return result
 
-    def sh(self, script: str, **kwargs: float | str | bytes | None) -> CommandResult:
+    def sh(
+        self, script: str, *, input: str | bytes | None = None, timeout: float = 120
+    ) -> CommandResult:
         """Run a shell script as root (`/bin/sh -c script`)."""
-        return self.run(["/bin/sh", "-c", script], **kwargs)  # type: ignore[arg-type]
+        return self.run(["/bin/sh", "-c", script], input=input, timeout=timeout)
 
-    def run_expect(self, codes: Iterable[int], argv: Sequence[str], **kwargs: float) -> CommandResult:
+    def run_expect(
+        self, codes: Iterable[int], argv: Sequence[str], *, timeout: float = 120
+    ) -> CommandResult:
         """Run argv and assert its exit status is one of codes."""
         __tracebackhide__ = True
-        result = self.run(argv, **kwargs)  # type: ignore[arg-type]
+        result = self.run(argv, timeout=timeout)
         allowed = set(codes)
         assert result.rc in allowed, f"expected exit {sorted(allowed)}:\n{result.describe()}"
         return result
 
-    def check_output(self, argv: Sequence[str], **kwargs: float) -> str:
+    def check_output(self, argv: Sequence[str], *, timeout: float = 120) -> str:
         """Run argv, assert it succeeded, return its stdout."""
         __tracebackhide__ = True
-        return self.run_expect([0], argv, **kwargs).stdout
+        return self.run_expect([0], argv, timeout=timeout).stdout
 
     def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
         self.backend.copy_in(data, dest, mode)

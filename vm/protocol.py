@@ -104,9 +104,11 @@ class GuestAgent:
                     reply = self.channel.receive(attempt_deadline)
                     if reply.get("return") == token:
                         return
-            except (TimeoutError, json.JSONDecodeError):
+            except (TimeoutError, json.JSONDecodeError) as error:
                 if time.monotonic() >= deadline:
-                    raise TimeoutError(f"guest agent did not answer within {timeout:.0f} s")
+                    raise TimeoutError(
+                        f"guest agent did not answer within {timeout:.0f} s"
+                    ) from error
 
     def execute(self, command: str, timeout: float = 30.0, **arguments: Any) -> Any:
         message: dict[str, Any] = {"execute": command}

@@ -12,6 +12,7 @@ import base64
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -173,6 +174,7 @@ class QemuBackend(Backend):
         self.qmp: QMP | None = None
         self.agent: GuestAgent | None = None
         self._console: Any = None
+        self._console_socket: socket.socket | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -216,9 +218,9 @@ class QemuBackend(Backend):
         self.agent.execute("guest-set-time", time=time.time_ns())
 
     def shutdown(self) -> None:
-        if self._console is not None:
-            self._console.close()
-            self._console = None
+        if self._console_socket is not None:
+            self._console_socket.close()
+            self._console = self._console_socket = None
         for channel in (self.agent, self.qmp):
             if channel is not None:
                 try:
@@ -275,7 +277,8 @@ class QemuBackend(Backend):
         try:
             for offset in range(0, len(data), CHUNK):
                 chunk = base64.b64encode(data[offset : offset + CHUNK]).decode()
-                self.agent.execute("guest-file-write", handle=handle, **{"buf-b64": chunk})
+                arguments: dict[str, Any] = {"handle": handle, "buf-b64": chunk}
+                self.agent.execute("guest-file-write", **arguments)
         finally:
             self.agent.execute("guest-file-close", handle=handle)
         result = self.run(["chmod", f"{mode:o}", dest])
@@ -284,15 +287,14 @@ class QemuBackend(Backend):
 
     def console(self) -> Any:
         """pexpect on the serial console (root is logged in there)."""
-        import socket
-
         from pexpect import fdpexpect
 
         if self._console is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(str(self.sockets.console))
-            self._console = fdpexpect.fdspawn(sock, encoding="utf-8", codec_errors="replace",
-                                              timeout=60)
+            # The socket object must outlive the spawn, which only borrows its fd.
+            self._console_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._console_socket.connect(str(self.sockets.console))
+            self._console = fdpexpect.fdspawn(self._console_socket.fileno(), encoding="utf-8",
+                                              codec_errors="replace", timeout=60)
         return self._console
 
     def console_tail(self, lines: int = 40) -> str:
@@ -338,7 +340,8 @@ def ensure_golden(config: QemuConfig, image: Image) -> Golden:
 
 def make_golden(config: QemuConfig, image: Image, golden: Golden) -> None:
     started = time.monotonic()
-    staging = Path(tempfile.mkdtemp(prefix=golden.directory.name + ".", dir=golden.directory.parent))
+    parent = golden.directory.parent
+    staging = Path(tempfile.mkdtemp(prefix=golden.directory.name + ".", dir=parent))
     overlay = staging / "overlay.qcow2"
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.disk),
          str(overlay)])
