@@ -30,7 +30,8 @@ PACKAGES = (
     "systemd", "systemd-sysv", "systemd-container", "dbus", "udev", "kmod",
     "linux-image-cloud-amd64", "qemu-guest-agent", "iproute2", "iptables", "procps",
     "python3", "python3-grpcio", "etcd-server", "redis-server", "redis-tools",
-    "containernetworking-plugins", "appc-spec", "busybox-static", "curl", "gpgv",
+    "containernetworking-plugins", "appc-spec", "busybox-static", "curl", "gpgv", "gnupg",
+    "skopeo", "docker-registry", "python3-protobuf", "python3-grpc-tools",
 )
 
 # Docs, man pages and locales only cost space and copy time.
@@ -44,6 +45,8 @@ DPKG_EXCLUDES = (
 
 HOST_TOOLS = {
     "mmdebstrap": "mmdebstrap",
+    "gcc": "gcc",  # the project's static socket-activated app
+    "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev",
     "mkfs.ext4": "e2fsprogs",
     "qemu-img": "qemu-utils",
     "qemu-system-x86_64": "qemu-system-x86",
@@ -114,7 +117,10 @@ def image_key() -> str:
 
 
 def missing_host_tools() -> list[str]:
-    return sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+    def present(tool: str) -> bool:
+        return Path(tool).exists() if tool.startswith("/") else shutil.which(tool) is not None
+
+    return sorted({pkg for tool, pkg in HOST_TOOLS.items() if not present(tool)})
 
 
 def ensure_host_tools() -> None:

@@ -82,5 +82,74 @@ cat > "$d/manifest" <<'JSON'
 JSON
 build myapp "$d"
 
+# myapp.com/my-socket-activated-app:v1.0, the document's socket-activated port.
+d="$work/socket-app"; mkdir -p "$d/rootfs"
+cp /tmp/socket-app "$d/rootfs/my-socket-activated-app"
+cat > "$d/manifest" <<'JSON'
+{
+  "acKind": "ImageManifest",
+  "acVersion": "0.8.11",
+  "name": "myapp.com/my-socket-activated-app",
+  "labels": [
+    {"name": "version", "value": "v1.0"},
+    {"name": "os", "value": "linux"},
+    {"name": "arch", "value": "amd64"}
+  ],
+  "app": {
+    "exec": ["/my-socket-activated-app"],
+    "user": "0",
+    "group": "0",
+    "ports": [
+      {"name": "80-tcp", "protocol": "tcp", "port": 80, "count": 1, "socketActivated": true}
+    ]
+  }
+}
+JSON
+build my-socket-activated-app "$d"
+
+# docker://redis stand-in: Debian's redis-server, named as docker2aci names Docker Hub images.
+d="$work/redis"; mkdir -p "$d/rootfs/data" "$d/rootfs/etc"
+copy_with_libs /usr/bin/redis-server /usr/local/bin/redis-server "$d/rootfs"
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$d/rootfs/etc/passwd"
+cat > "$d/manifest" <<'JSON'
+{
+  "acKind": "ImageManifest",
+  "acVersion": "0.8.11",
+  "name": "registry-1.docker.io/library/redis",
+  "labels": [
+    {"name": "version", "value": "latest"},
+    {"name": "os", "value": "linux"},
+    {"name": "arch", "value": "amd64"}
+  ],
+  "app": {
+    "exec": ["/usr/local/bin/redis-server", "--protected-mode", "no", "--save", ""],
+    "user": "0",
+    "group": "0",
+    "workingDirectory": "/data",
+    "ports": [
+      {"name": "6379-tcp", "protocol": "tcp", "port": 6379, "count": 1}
+    ]
+  }
+}
+JSON
+build redis "$d"
+
+# Signing keys and detached signatures, for trust scenarios: one key for the
+# coreos.com prefix, one for an unrelated prefix.
+export GNUPGHOME="$work/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+mkdir -p "$out/keys"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'CoreOS fixture signer <signer@coreos.com>' rsa2048 sign never
+gpg --batch --quiet --passphrase '' --quick-gen-key 'Example signer <signer@example.com>' rsa2048 sign never
+gpg --batch --armor --export signer@coreos.com > "$out/keys/coreos.com.asc"
+gpg --batch --armor --export signer@example.com > "$out/keys/example.com.asc"
+for aci in etcd myapp my-socket-activated-app redis; do
+    gpg --batch --quiet --local-user signer@coreos.com --armor --detach-sign \
+        --output "$out/$aci.aci.asc" "$out/$aci.aci"
+done
+gpg --batch --quiet --local-user signer@example.com --armor --detach-sign \
+    --output "$out/etcd.aci.example-signed.asc" "$out/etcd.aci"
+gpgconf --kill all 2>/dev/null || true
+
 rm -rf "$work"
 ls -l "$out"
