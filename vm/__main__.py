@@ -2,6 +2,7 @@
 
     python -m vm image                       build (or reuse) the image, print its path
     python -m vm setup                       install the host tools the image build needs
+    python -m vm prune                       remove cached images and states of old recipes
     python -m vm run [--backend NAME] [--rkt PATH] -- CMD ARGS...
                                              run CMD as root in a disposable VM
 """
@@ -24,6 +25,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("image", help="build the VM image or reuse the cached one; print its path")
     verbs.add_parser("setup", help="install the host tools that building the image needs")
+    verbs.add_parser("prune", help="remove cached images and saved states of old recipes")
     run = verbs.add_parser("run", help="run a command as root in a disposable VM")
     run.add_argument("--backend", default=backends.default_name(), help="qemu (default)")
     run.add_argument("--rkt", type=Path, metavar="PATH",
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.verb == "setup":
         image_mod.ensure_host_tools()
+        return 0
+    if args.verb == "prune":
+        for path in image_mod.prune():
+            print(f"removed {path}")
         return 0
     if args.verb == "image":
         built = image_mod.ensure_image()

@@ -152,6 +152,23 @@ def ensure_image() -> Image:
     return image
 
 
+def prune() -> list[Path]:
+    """Remove cache entries of other recipes: images and the states booted from them."""
+    root = cache.cache_root()
+    current = image_key()
+    removed: list[Path] = []
+    for path in sorted(root.glob("image-*")):
+        if path.is_dir() and path.name != f"image-{current}":
+            shutil.rmtree(path)
+            removed.append(path)
+    for path in sorted(root.glob("golden-*")):
+        recipe = path / "image.key"
+        if path.is_dir() and (not recipe.exists() or recipe.read_text() != current):
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
+
+
 def build(image: Image) -> None:
     if os.geteuid() != 0:
         raise SystemExit("building the VM image needs root (mmdebstrap, mkfs.ext4 -d)")

@@ -381,5 +381,6 @@ def make_golden(config: QemuConfig, image: Image, golden: Golden) -> None:
         raise
     finally:
         vm.shutdown()
+    (staging / "image.key").write_text(image.key)
     staging.rename(golden.directory)
     say(f"saved a ready state in {time.monotonic() - started:.0f} s: {golden.state}")
