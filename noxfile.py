@@ -35,6 +35,24 @@ def spec(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance(session: nox.Session) -> None:
+    """The whole spec against --rkt PATH (and --against B): reports, living document, diff."""
+    session.install("-e", ".[spec]")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm", "image")
+    session.run("python", "-m", "conformance", "run", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Each deliberately broken rkt_ref against the scenarios that must catch it."""
+    session.install("-e", ".[spec]")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm", "image")
+    session.run("python", "-m", "conformance", "mutants", *session.posargs)
+
+
+@nox.session
 def image(session: nox.Session) -> None:
     """Build the VM image, or reuse the cached one, and print its path."""
     session.install("-e", ".")
@@ -47,4 +65,4 @@ def lint(session: nox.Session) -> None:
     """ruff and mypy over the whole tree."""
     session.install("-e", ".[dev]")
     session.run("ruff", "check", ".")
-    session.run("mypy", "rkt_ref", "vm", "steps", "tests")
+    session.run("mypy", "rkt_ref", "vm", "steps", "tests", "conformance")

@@ -19,6 +19,7 @@ pytest.register_assert_rewrite("steps")
 
 pytest_plugins = [
     "vm.pytest_plugin",
+    "conformance.plugin",
     "steps.harness",
     "steps.shell",
     "steps.units",

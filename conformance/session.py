@@ -1,0 +1,184 @@
+"""What `nox -s conformance` and `nox -s mutants` run: the spec against runtimes.
+
+Each run is one pytest process over features/ with its own report directory, so a run's
+JUnit XML, cucumber JSON, living document and evidence stay together.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance import diff, living_doc
+from conformance.mutant import Mutant, build_runtime, discover
+from conformance.results import Run, Verdict, read_run
+
+log = logging.getLogger("conformance")
+
+REPORTS = Path("reports")
+BUILD = Path("build")
+JUNIT, CUCUMBER = "junit.xml", "cucumber.json"
+
+
+def pytest_argv(runtime: Path | None, reports: Path, args: Sequence[str]) -> list[str]:
+    """The spec's pytest command line for one runtime (None: the working tree's rkt_ref)."""
+    return [
+        sys.executable, "-m", "pytest", "features", "-v", "-rs",
+        f"--junitxml={reports / JUNIT}",
+        f"--cucumberjson={reports / CUCUMBER}",
+        "--evidence-dir", str(reports / "evidence"),
+        *(["--rkt", str(runtime)] if runtime is not None else []),
+        *args,
+    ]
+
+
+def run_spec(runtime: Path | None, reports: Path, args: Sequence[str]) -> Run:
+    """Run the spec (the one place this module starts a process) and read its verdicts."""
+    reports.mkdir(parents=True, exist_ok=True)
+    for stale in (JUNIT, CUCUMBER):
+        (reports / stale).unlink(missing_ok=True)
+    argv = pytest_argv(runtime, reports, args)
+    print(f"+ {shlex.join(argv)}", flush=True)
+    status = subprocess.run(argv, check=False).returncode
+    if not (reports / JUNIT).is_file():
+        raise SystemExit(f"conformance: pytest exited {status} without writing "
+                         f"{reports / JUNIT}; see its output above")
+    return read_run(reports / JUNIT, reports / CUCUMBER)
+
+
+def describe(run: Run) -> str:
+    lines = [f"{run.runtime} on {run.backend}: {run.summary()}"]
+    for s in run.scenarios:
+        if not s.acceptable:
+            lines.append(f"  {s.verdict}: {s.name}" + (f" ({s.reason})" if s.reason else ""))
+    return "\n".join(lines)
+
+
+# --- conformance ------------------------------------------------------------------------
+
+
+def flakiness(runs: Sequence[Run]) -> dict[str, list[Verdict]]:
+    """Scenario name -> its verdicts over the repetitions, for those that changed."""
+    seen: dict[str, list[Verdict]] = defaultdict(list)
+    for run in runs:
+        for s in run.scenarios:
+            seen[s.name].append(s.verdict)
+    return {name: verdicts for name, verdicts in seen.items() if len(set(verdicts)) > 1}
+
+
+def _report_flakiness(label: str, runs: Sequence[Run], reports: Path) -> None:
+    flaky = flakiness(runs)
+    lines = [f"# Flakiness of {label} over {len(runs)} runs", ""]
+    if not flaky:
+        lines.append("Every scenario had the same verdict in every run.")
+    for name, verdicts in flaky.items():
+        lines.append(f"- {name}: {', '.join(verdicts)}")
+    text = "\n".join(lines) + "\n"
+    (reports / "flakiness.md").write_text(text)
+    print(text)
+
+
+def conformance(runtime: Path | None, against: Path | None, repeat: int,
+                args: Sequence[str], reports: Path = REPORTS) -> int:
+    """Judge runtime (and against, if given); 0 only if every run is acceptable."""
+    targets = [(runtime, reports)]
+    if against is not None:
+        targets.append((against, reports / "against"))
+    results: dict[Path, list[Run]] = defaultdict(list)
+    for n in range(1, repeat + 1):
+        for path, directory in targets:
+            # Every repetition but the last keeps its reports apart; the last is the report.
+            where = directory if n == repeat else directory / "runs" / str(n)
+            results[directory].append(run_spec(path, where, args))
+    ok = True
+    for path, directory in targets:
+        runs = results[directory]
+        print(describe(runs[-1]))
+        print(f"living document: {directory / living_doc.HTML_NAME}")
+        if repeat > 1:
+            _report_flakiness(str(path or "rkt_ref"), runs, directory)
+        ok = ok and all(run.ok for run in runs)
+    if against is not None:
+        labels = (str(runtime or "rkt_ref"), str(against))
+        text = diff.format_text(diff.compare(results[reports][-1],
+                                             results[reports / "against"][-1], labels), labels)
+        (reports / "diff.txt").write_text(text)
+        print(text)
+    return 0 if ok else 1
+
+
+# --- mutants ----------------------------------------------------------------------------
+
+
+class Outcome:
+    KILLED = "killed"
+    SURVIVED = "survived"
+    UNJUDGED = "unjudged"
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    mutant: Mutant
+    outcome: str
+    killers: tuple[str, ...]
+    message: str
+
+
+def judge(mutant: Mutant, run: Run) -> MutantResult:
+    """Killed if a selected scenario failed; unjudged if none could run; else survived."""
+    killers = tuple(s.name for s in run.scenarios if s.verdict is Verdict.FAILED)
+    if killers:
+        return MutantResult(mutant, Outcome.KILLED, killers,
+                            f"mutant {mutant.name} killed by: {'; '.join(killers)}")
+    if not run.scenarios:
+        return MutantResult(mutant, Outcome.UNJUDGED, (),
+                            f"mutant {mutant.name} was not judged: KILLED_BY "
+                            f"{shlex.join(mutant.killed_by)} selects no scenario")
+    if not any(s.verdict is Verdict.PASSED for s in run.scenarios):
+        reasons = sorted({s.reason for s in run.scenarios})
+        return MutantResult(mutant, Outcome.UNJUDGED, (),
+                            f"mutant {mutant.name} was not judged: every scenario that could "
+                            f"kill it was skipped ({'; '.join(reasons)})")
+    passed = [s.name for s in run.scenarios if s.verdict is Verdict.PASSED]
+    return MutantResult(mutant, Outcome.SURVIVED, (),
+                        f"mutant {mutant.name} survived: the spec has a hole "
+                        f"({mutant.summary} passed {'; '.join(passed)})")
+
+
+def mutants(names: Sequence[str], args: Sequence[str], reports: Path = REPORTS / "mutants",
+            build: Path = BUILD / "mutants") -> int:
+    """Run each mutant's scenarios against it; 0 only if every mutant is killed."""
+    chosen = [m for m in discover() if not names or m.name in names]
+    unknown = set(names) - {m.name for m in chosen}
+    if unknown:
+        raise SystemExit(f"no such mutant: {', '.join(sorted(unknown))}")
+    results: list[MutantResult] = []
+    for mutant in chosen:
+        print(f"=== mutant {mutant.name}: {mutant.summary}", flush=True)
+        runtime = build_runtime(build / mutant.name, mutant)
+        run = run_spec(runtime.resolve(), reports / mutant.name,
+                       [*mutant.killed_by, "-x", *args])
+        results.append(judge(mutant, run))
+        print(results[-1].message, flush=True)
+    table = ["# Mutants", "", "| mutant | breaks | outcome | killed by |", "|---|---|---|---|"]
+    for r in results:
+        table.append(f"| {r.mutant.name} | {r.mutant.summary} | {r.outcome} | "
+                     f"{'; '.join(r.killers) or '—'} |")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "summary.md").write_text("\n".join(table) + "\n")
+    print("\n".join(r.message for r in results))
+    return 0 if all(r.outcome == Outcome.KILLED for r in results) else 1
+
+
+def render(directory: Path) -> int:
+    """Write the living document from a directory's junit.xml and cucumber.json."""
+    run = read_run(directory / JUNIT, directory / CUCUMBER)
+    for path in living_doc.write(run, directory):
+        print(path)
+    return 0

@@ -1,0 +1,20 @@
+"""The pod registers with machined as pod-$UUID instead of rkt-$UUID."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BREAKS = "Every pod is registered with machined with a machine name of the form rkt-$UUID."
+KILLED_BY = ("-k", "machinectl_lists_the_pod")
+
+
+def apply() -> None:
+    from rkt_ref import nspawn
+
+    original = nspawn.argv
+
+    def argv(*args: Any, **kwargs: Any) -> list[str]:
+        return [a.replace("--machine=rkt-", "--machine=pod-", 1)
+                for a in original(*args, **kwargs)]
+
+    nspawn.argv = argv
