@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import os
 
-from vm.backend.base import CAPABILITIES, Backend
+from vm.backend.base import CAPABILITIES, Backend, BackendUnavailable
 
 DEFAULT = "qemu"
 ENV_BACKEND = "RKT_REF_BACKEND"
+# auto: qemu, which picks KVM where it truly works and TCG otherwise (vm.accel).
+NAMES = ("qemu", "docker", "nspawn", "auto")
 
 
 def backend_class(name: str) -> type[Backend]:
     # Imported lazily: a backend may need packages the others do not.
-    if name == "qemu":
+    if name in ("qemu", "auto"):
         from vm.backend.qemu import QemuBackend
 
         return QemuBackend
-    raise SystemExit(f"unknown backend {name!r}; choose from: qemu")
+    if name == "docker":
+        from vm.backend.docker import DockerBackend
+
+        return DockerBackend
+    if name == "nspawn":
+        from vm.backend.nspawn import NspawnBackend
+
+        return NspawnBackend
+    raise SystemExit(f"unknown backend {name!r}; choose from: {', '.join(NAMES)}")
 
 
 def default_name() -> str:
@@ -27,4 +37,10 @@ def capabilities_of(name: str) -> frozenset[str]:
     return backend_class(name).capabilities
 
 
-__all__ = ["CAPABILITIES", "Backend", "backend_class", "capabilities_of", "default_name"]
+def unavailable_reason(name: str) -> str | None:
+    """Why the named backend cannot run on this host (no engine, no tool), or None."""
+    return backend_class(name).unavailable()
+
+
+__all__ = ["CAPABILITIES", "NAMES", "Backend", "BackendUnavailable", "backend_class",
+           "capabilities_of", "default_name", "unavailable_reason"]

@@ -28,11 +28,20 @@ GUEST_ENV = {
 }
 
 
+class BackendUnavailable(SystemExit):
+    """This backend cannot run on this host (no engine, a missing tool): one clear message."""
+
+
 class Backend(abc.ABC):
     """One disposable systemd machine: boot it, run commands as root, copy files, throw it away."""
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this backend cannot run here, or None when it can (checked cheaply, no boot)."""
+        return None
 
     @abc.abstractmethod
     def boot(self) -> None:
