@@ -1,7 +1,7 @@
 """`python -m conformance run|mutants|package|render`: what the nox sessions call.
 
   run [--rkt PATH] [--against B] [--repeat N] [PYTEST ARGS]   judge a runtime (and diff)
-  mutants [--mutant NAME]... [PYTEST ARGS]                     prove the spec can fail
+  mutants [--mutant NAME]... [--no-baseline] [PYTEST ARGS]     prove the spec can fail
   package DIR                                                  rkt_ref as a runtime directory
   render [DIR]                                                 the living document from DIR
 """
@@ -38,6 +38,8 @@ def main(argv: list[str]) -> int:
     mutants = verbs.add_parser("mutants", allow_abbrev=False,
                                help="each mutant against the scenarios that must kill it")
     mutants.add_argument("--mutant", action="append", default=[], metavar="NAME")
+    mutants.add_argument("--no-baseline", action="store_true",
+                         help="skip the control run of the same scenarios on unbroken rkt_ref")
     package = verbs.add_parser("package", help="build rkt_ref as a standalone runtime directory")
     package.add_argument("directory", type=Path)
     render = verbs.add_parser("render", help="write spec.md/spec.html from a report directory")
@@ -49,7 +51,7 @@ def main(argv: list[str]) -> int:
             parser.error("--repeat must be at least 1")
         return session.conformance(ns.rkt, ns.against, ns.repeat, rest)
     if ns.verb == "mutants":
-        return session.mutants(ns.mutant, rest)
+        return session.mutants(ns.mutant, rest, baseline=not ns.no_baseline)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if ns.verb == "package":

@@ -21,7 +21,7 @@ _VOLATILE = (
     (re.compile(r"\b\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\b"), "<time>"),
     (re.compile(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
                 r"Nov|Dec)\b[ \d-]*"), "<date> "),
-    (re.compile(r"\d+(\.\d+)?"), "N"),
+    (re.compile(r"\b\d+(\.\d+)?\b"), "N"),
 )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from conformance import diff, living_doc
 from conformance.mutant import Mutant, build_runtime, discover
-from conformance.results import Run, Verdict, read_run
+from conformance.results import Run, Scenario, Verdict, read_run
 
 log = logging.getLogger("conformance")
 
@@ -130,12 +130,27 @@ class MutantResult:
     message: str
 
 
-def judge(mutant: Mutant, run: Run) -> MutantResult:
-    """Killed if a selected scenario failed; unjudged if none could run; else survived."""
-    killers = tuple(s.name for s in run.scenarios if s.verdict is Verdict.FAILED)
+def _killer(s: Scenario) -> str:
+    step = s.failed_step
+    if step:
+        return f"{s.name} (at: {step.keyword} {step.name})"
+    return f"{s.name} ({s.reason})" if s.reason else s.name
+
+
+def judge(mutant: Mutant, run: Run, baseline: Run | None = None) -> MutantResult:
+    """Killed if a selected scenario failed that passes on unbroken rkt_ref (the baseline)."""
+    sound = {s.test for s in baseline.scenarios if s.verdict is Verdict.PASSED} \
+        if baseline is not None else None
+    failed = [s for s in run.scenarios if s.verdict is Verdict.FAILED]
+    killers = tuple(_killer(s) for s in failed if sound is None or s.test in sound)
     if killers:
         return MutantResult(mutant, Outcome.KILLED, killers,
                             f"mutant {mutant.name} killed by: {'; '.join(killers)}")
+    if failed:
+        return MutantResult(mutant, Outcome.UNJUDGED, (),
+                            f"mutant {mutant.name} was not judged: the scenarios that failed "
+                            f"against it fail against unbroken rkt_ref too "
+                            f"({'; '.join(s.name for s in failed)})")
     if not run.scenarios:
         return MutantResult(mutant, Outcome.UNJUDGED, (),
                             f"mutant {mutant.name} was not judged: KILLED_BY "
@@ -148,31 +163,52 @@ def judge(mutant: Mutant, run: Run) -> MutantResult:
     passed = [s.name for s in run.scenarios if s.verdict is Verdict.PASSED]
     return MutantResult(mutant, Outcome.SURVIVED, (),
                         f"mutant {mutant.name} survived: the spec has a hole "
-                        f"({mutant.summary} passed {'; '.join(passed)})")
+                        f"({mutant.summary} Yet passed: {'; '.join(passed)})")
 
 
-def mutants(names: Sequence[str], args: Sequence[str], reports: Path = REPORTS / "mutants",
-            build: Path = BUILD / "mutants") -> int:
+def baseline_selection(chosen: Sequence[Mutant]) -> list[str]:
+    """One pytest selection covering every mutant's KILLED_BY (each a single -k expression)."""
+    expressions = []
+    for m in chosen:
+        if len(m.killed_by) != 2 or m.killed_by[0] != "-k":
+            raise SystemExit(f"mutant {m.name}: KILLED_BY must be ('-k', EXPRESSION)")
+        expressions.append(f"({m.killed_by[1]})")
+    return ["-k", " or ".join(dict.fromkeys(expressions))]
+
+
+def mutants(names: Sequence[str], args: Sequence[str], *, baseline: bool = True,
+            reports: Path = REPORTS / "mutants", build: Path = BUILD / "mutants") -> int:
     """Run each mutant's scenarios against it; 0 only if every mutant is killed."""
     chosen = [m for m in discover() if not names or m.name in names]
     unknown = set(names) - {m.name for m in chosen}
     if unknown:
         raise SystemExit(f"no such mutant: {', '.join(sorted(unknown))}")
+    control: Run | None = None
+    if baseline:
+        # The same scenarios against rkt_ref packaged the same way: a scenario that fails
+        # there too proves nothing about a mutant.
+        print("=== baseline: unbroken rkt_ref, packaged like the mutants", flush=True)
+        runtime = build_runtime(build / "_baseline")
+        control = run_spec(runtime.resolve(), reports / "_baseline",
+                           [*baseline_selection(chosen), *args])
+        print(describe(control), flush=True)
     results: list[MutantResult] = []
     for mutant in chosen:
         print(f"=== mutant {mutant.name}: {mutant.summary}", flush=True)
         runtime = build_runtime(build / mutant.name, mutant)
         run = run_spec(runtime.resolve(), reports / mutant.name,
                        [*mutant.killed_by, "-x", *args])
-        results.append(judge(mutant, run))
+        results.append(judge(mutant, run, control))
         print(results[-1].message, flush=True)
-    table = ["# Mutants", "", "| mutant | breaks | outcome | killed by |", "|---|---|---|---|"]
+    table = ["# Mutants", "",
+             "Baseline: " + (describe(control).splitlines()[0] if control else "not run"), "",
+             "| mutant | breaks | outcome | killed by |", "|---|---|---|---|"]
     for r in results:
         table.append(f"| {r.mutant.name} | {r.mutant.summary} | {r.outcome} | "
                      f"{'; '.join(r.killers) or '—'} |")
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "summary.md").write_text("\n".join(table) + "\n")
-    print("\n".join(r.message for r in results))
+    print("\n".join(["", "Mutants:", *(r.message for r in results)]))
     return 0 if all(r.outcome == Outcome.KILLED for r in results) else 1
 
 
