@@ -50,6 +50,7 @@ HOST_TOOLS = {
     "mkfs.ext4": "e2fsprogs",
     "qemu-img": "qemu-utils",
     "qemu-system-x86_64": "qemu-system-x86",
+    "systemd-nspawn": "systemd-container",  # the nspawn backend
 }
 
 KERNEL_CMDLINE = (

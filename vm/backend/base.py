@@ -28,6 +28,11 @@ GUEST_ENV = {
 }
 
 
+def copy_in_argv(dest: str, mode: int) -> list[str]:
+    """Write stdin to dest with mode: copy_in as one command, for backends that pipe stdin."""
+    return ["/bin/sh", "-c", 'cat >"$0" && chmod "$1" "$0"', dest, f"{mode:o}"]
+
+
 class BackendUnavailable(SystemExit):
     """This backend cannot run on this host (no engine, a missing tool): one clear message."""
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vm import cache
-from vm.backend.base import GUEST_ENV, Backend, BackendUnavailable
+from vm.backend.base import GUEST_ENV, Backend, BackendUnavailable, copy_in_argv
 from vm.image import Image, ensure_image
 from vm.result import CommandResult
 
@@ -389,8 +389,7 @@ class DockerBackend(Backend):
 
     def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
         # Through a command, so that a destination on a tmpfs (/run, /tmp) works too.
-        result = self.run(["/bin/sh", "-c", 'cat >"$0" && chmod "$1" "$0"', dest, f"{mode:o}"],
-                          input=data)
+        result = self.run(copy_in_argv(dest, mode), input=data)
         if not result.ok:
             raise RuntimeError(f"copying {len(data)} bytes to {dest} failed:\n{result.describe()}")
 
