@@ -197,7 +197,7 @@ def mutants(names: Sequence[str], args: Sequence[str], *, baseline: bool = True,
         print(f"=== mutant {mutant.name}: {mutant.summary}", flush=True)
         runtime = build_runtime(build / mutant.name, mutant)
         run = run_spec(runtime.resolve(), reports / mutant.name,
-                       [*mutant.killed_by, "-x", *args])
+                       [*mutant.killed_by, *args])
         results.append(judge(mutant, run, control))
         print(results[-1].message, flush=True)
     table = ["# Mutants", "",

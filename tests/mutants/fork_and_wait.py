@@ -10,7 +10,7 @@ from typing import NoReturn
 
 BREAKS = ("rkt execs stage1's systemd-nspawn instead of using fork-exec technique. "
           "That is why rkt itself is not listed by ps.")
-KILLED_BY = ("-k", "rkt_itself_is_not_in_the_process_list")
+KILLED_BY = ("-k", "rkt_itself_is_not_in_the_process_list or with_exec_systemdnspawn_of_the_pod")
 
 
 def fork_and_wait(pod_dir: Path, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 BREAKS = ("rkt must be the main process of the service in order to support isolators "
           "correctly: the pod stays in the unit's cgroup, under its resource limits.")
-KILLED_BY = ("-k", "nothing_of_the_pod_outside_it")
+KILLED_BY = ("-k", "nothing_of_the_pod_outside_it or cpushares_and_memorylimit_are_applied")
 
 
 def never_in_service() -> bool:
