@@ -15,8 +15,13 @@ from pathlib import Path
 from conformance import session
 from conformance.mutant import build_runtime
 
+REFERENCE = "rkt_ref"
+
 
 def _directory(value: str) -> Path:
+    """A runtime directory; the word rkt_ref builds the working tree's rkt_ref as one."""
+    if value == REFERENCE and not (Path(value) / "rkt").is_file():
+        return build_runtime(session.BUILD / REFERENCE).resolve()
     path = Path(value).resolve()
     if not (path / "rkt").is_file():
         raise argparse.ArgumentTypeError(f"{value}: no executable named 'rkt' in that directory")
@@ -30,7 +35,8 @@ def main(argv: list[str]) -> int:
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("run", allow_abbrev=False,
                            help="the whole spec against --rkt PATH (default: rkt_ref)")
-    run.add_argument("--rkt", type=_directory, default=None, metavar="PATH")
+    run.add_argument("--rkt", type=_directory, default=None, metavar="PATH",
+                     help="runtime directory to judge (rkt_ref: the working tree's, packaged)")
     run.add_argument("--against", type=_directory, default=None, metavar="B",
                      help="also run B and print where the two behave differently")
     run.add_argument("--repeat", type=int, default=1, metavar="N",

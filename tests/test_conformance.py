@@ -120,4 +120,25 @@ def test_baseline_selection_covers_every_mutant() -> None:
     from conformance.mutant import discover
 
     k = session.baseline_selection(discover())
-    assert k[0] == "-k" and "(rkt_itself_is_not_in_the_process_list)" in k[1]
+    assert k[0] == "-k" and "(execstoppost_runs_rkt_gc)" in k[1]
+
+
+def test_the_word_rkt_ref_packages_the_working_tree(fake_runs: list, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session, "BUILD", tmp_path / "build")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--rkt", "rkt_ref", "--against", "rkt_ref"]) == 0
+    packaged = (tmp_path / "build" / "rkt_ref").resolve()
+    assert [c[0] for c in fake_runs] == [packaged, packaged]
+    assert (packaged / "rkt").is_file() and (packaged / "rkt_ref" / "cli.py").is_file()
+
+
+def test_a_runtime_carrying_rkt_ref_counts_as_rkt_ref(tmp_path: Path) -> None:
+    from conformance.plugin import is_rkt_ref
+    from vm.runtime import Runtime
+
+    assert is_rkt_ref(Runtime(None))
+    assert not is_rkt_ref(Runtime(tmp_path))
+    (tmp_path / "rkt_ref").mkdir()
+    (tmp_path / "rkt_ref" / "__init__.py").write_text("")
+    assert is_rkt_ref(Runtime(tmp_path))
