@@ -14,6 +14,9 @@ NSPAWN = "/usr/bin/systemd-nspawn"
 # Arguments for the pod's systemd (after `--`), as rkt passes them.
 INIT_ARGS = ("--default-standard-output=tty", "--log-target=null", "--log-level=warning",
              "--show-status=0")
+# With --debug the pod's systemd logs to the console (the outer unit's journal).
+DEBUG_INIT_ARGS = ("--default-standard-output=tty", "--log-target=console", "--log-level=info",
+                   "--show-status=1")
 
 
 def argv(
@@ -22,6 +25,7 @@ def argv(
     keep_unit: bool,
     extra: Sequence[str] = (),
     nspawn: str = NSPAWN,
+    debug: bool = False,
 ) -> list[str]:
     """The nspawn argv; relative --directory, so run it from the pod directory."""
     args = [
@@ -41,7 +45,7 @@ def argv(
         "--bind-ro=/usr",
         *extra,
         "--",
-        *INIT_ARGS,
+        *(DEBUG_INIT_ARGS if debug else INIT_ARGS),
     ]
     return args
 
@@ -50,6 +54,10 @@ def environment(base: Mapping[str, str], *, debug: bool) -> dict[str, str]:
     """nspawn's environment; LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES pass through as-is."""
     env = dict(base)
     env["SYSTEMD_NSPAWN_CONTAINER_SERVICE"] = "rkt"
+    # nspawn guesses the cgroup layout from the systemd it finds in the tree; stage1's
+    # /usr is empty until the bind mount, so it would guess legacy. The pod's systemd is
+    # the host's own, which runs on the unified hierarchy.
+    env["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
     if not debug:
         env.setdefault("SYSTEMD_LOG_LEVEL", "err")
     return env

@@ -240,8 +240,22 @@ def _build_stage1(pod: Pod, store: Store, manifest: PodManifest,
     unit_dir = rootfs / "etc" / "systemd" / "system"
     for name, text in stage1.units(manifest.apps, unit_opts).items():
         _write(unit_dir / name, text)
+    for unit in stage1.masked_units(_host_socket_wants()):
+        if not (unit_dir / unit).exists():
+            os.symlink("/dev/null", unit_dir / unit)
     for sock in stage1.socket_wants(manifest.apps, unit_opts):
         os.symlink(f"../{sock}", unit_dir / "sockets.target.wants" / sock)
+
+
+def _host_socket_wants() -> list[str]:
+    names: list[str] = []
+    for d in ("/usr/lib/systemd/system/sockets.target.wants",
+              "/usr/local/lib/systemd/system/sockets.target.wants"):
+        try:
+            names.extend(os.listdir(d))
+        except OSError:
+            pass
+    return names
 
 
 def load_run_options(pod: Pod, overrides: RunOptions | None, debug: bool) -> RunOptions:
@@ -263,7 +277,7 @@ def exec_pod(pod: Pod, run: RunOptions) -> NoReturn:
         (pod.path / "networks.json").write_text(json.dumps(plan.networks))
     pod.keep_lock_across_exec()
     args = nspawn.argv(pod.uuid, keep_unit=nspawn.running_in_service(),
-                       extra=plan.nspawn_args, nspawn=nspawn.find_nspawn())
+                       extra=plan.nspawn_args, nspawn=nspawn.find_nspawn(), debug=run.debug)
     if run.interactive:
         # the app talks to the terminal through the pod's console
         args.insert(args.index("--"), "--console=interactive")

@@ -96,13 +96,15 @@ def app_rootfs(app_name: str) -> str:
     return f"{STAGE2}/{app_name}/rootfs"
 
 
-def default_target(app_names: Sequence[str]) -> str:
+def default_target(app_names: Sequence[str], *, sockets: bool = False) -> str:
     opts: list[tuple[str, str]] = [("Description", "rkt apps target"),
-                                   ("DefaultDependencies", "no")]
+                                   ("DefaultDependencies", "no"),
+                                   ("Wants", "shutdown.service")]
     for name in app_names:
         opts.append(("Wants", f"{name}.service"))
         opts.append(("After", f"{name}.service"))
-    opts.append(("Wants", "sockets.target"))
+    if sockets:
+        opts.append(("Wants", "sockets.target"))
     return _unit([("Unit", opts)])
 
 
@@ -136,14 +138,15 @@ def reaper_service(app_name: str) -> str:
 
 
 def prepare_app_service() -> str:
-    # %f is the unescaped instance: the app's rootfs inside stage1.
+    # %I is the unescaped instance ('-' -> '/'): the app's rootfs inside stage1. (%f
+    # would refuse the leading '-' of the instance names rkt uses.)
     return _unit([
         ("Unit", [("Description", "Prepare minimum environment for chrooted applications"),
                   ("DefaultDependencies", "no"), ("OnFailureJobMode", "fail")]),
         ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
-                     ("ExecStart", "/usr/bin/mount --rbind /dev %f/dev"),
-                     ("ExecStart", "/usr/bin/mount --rbind /proc %f/proc"),
-                     ("ExecStart", "/usr/bin/mount --rbind /sys %f/sys")]),
+                     ("ExecStart", "/usr/bin/mount --rbind /dev %I/dev"),
+                     ("ExecStart", "/usr/bin/mount --rbind /proc %I/proc"),
+                     ("ExecStart", "/usr/bin/mount --rbind /sys %I/sys")]),
     ])
 
 
@@ -197,6 +200,9 @@ def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptio
         ("Wants", f"reaper-{name}.service"),
         ("Requires", prep),
         ("After", prep),
+        # journald is socket-activated by the app's output; nothing else starts it.
+        ("Wants", "systemd-journald.socket systemd-journald-dev-log.socket"),
+        ("After", "systemd-journald.socket systemd-journald-dev-log.socket"),
         ("Conflicts", SHUTDOWN_TARGETS),
         ("Before", SHUTDOWN_TARGETS),
     ]
@@ -205,8 +211,10 @@ def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptio
     service: list[tuple[str, str]] = [
         ("Restart", "no"),
         ("ExecStart", exec_line(app.app.exec)),
-        ("ExecStopPost", f"/usr/bin/sh -c '{_exit_script(name, app_names)}'"),
+        # '+': as root, whatever User= says; RootDirectoryStartOnly: outside the app's root.
+        ("ExecStopPost", f"+/usr/bin/sh -c '{_exit_script(name, app_names)}'"),
         ("RootDirectory", app_rootfs(name)),
+        ("RootDirectoryStartOnly", "yes"),
         ("WorkingDirectory", app.app.working_directory or "/"),
         ("EnvironmentFile", f"/rkt/env/{name}"),
         ("User", str(options.uid)),
@@ -241,14 +249,16 @@ def socket_unit(app_name: str, ports: Sequence[tuple[Port, int]]) -> str:
 
 
 def os_release() -> str:
-    return 'NAME="rkt stage1 (rkt_ref host flavor)"\nID=rkt\nPRETTY_NAME="rkt pod"\n'
+    # No ID=: machined then shows OS "-" for the pod, as it does for rkt's stage1.
+    return 'NAME="rkt stage1"\nPRETTY_NAME="rkt pod (rkt_ref host flavor)"\n'
 
 
 def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dict[str, str]:
     """Every file under etc/systemd/system, keyed by its path below that directory."""
     names = [a.name for a in apps]
     files: dict[str, str] = {
-        "default.target": default_target(names),
+        "default.target": default_target(
+            names, sockets=any(options[a.name].socket_ports for a in apps)),
         "sockets.target": sockets_target(),
         "shutdown.service": shutdown_service(),
         "prepare-app@.service": prepare_app_service(),
@@ -260,6 +270,17 @@ def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dic
         if opts.socket_ports:
             files[f"{app.name}.socket"] = socket_unit(app.name, opts.socket_ports)
     return files
+
+
+def masked_units(host_wants: Sequence[str]) -> list[str]:
+    """Units the host's /usr pulls into sockets.target that a pod must not start.
+
+    The pod's systemd reads unit directories (and their .wants/) from the host's
+    /usr; host sockets such as dbus.socket have default dependencies and would drag
+    in sysinit.target and everything behind it. They are masked in the pod.
+    """
+    # journald's own sockets are needed: app output goes to the journal.
+    return sorted({u for u in host_wants if not u.startswith("systemd-journald")})
 
 
 def socket_wants(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> list[str]:
