@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from vm.backend import capabilities_of
+from vm.backend import capabilities_of, unavailable_reason
 
 # Step modules import each other's helpers; rewrite them all before any is imported.
 pytest.register_assert_rewrite("steps")
 
 pytest_plugins = [
     "vm.pytest_plugin",
+    "vm.xdist_reports",
     "conformance.plugin",
     "steps.harness",
     "steps.shell",
@@ -37,7 +38,11 @@ _NEEDS = "needs-"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     backend = str(config.getoption("backend"))
     have = capabilities_of(backend)
+    absent = unavailable_reason(backend) if items else None
     for item in items:
+        if absent:
+            item.add_marker(pytest.mark.skip(reason=f"backend {backend} unavailable: {absent}"))
+            continue
         if item.get_closest_marker("pending"):
             issues = sorted({m.name for m in item.iter_markers() if m.name.startswith("issue-")})
             if not issues:
