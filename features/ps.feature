@@ -13,6 +13,9 @@ Feature: ps auxf — rkt execs nspawn, which boots systemd, which runs the apps
       """
       rkt --insecure-options=image fetch /srv/aci/etcd.aci
       """
+    # The VM carries Debian's etcd-server only to build the stand-in image: its own
+    # etcd.service, SysV script and mask must not shadow the document's unit.
+    And the host has no etcd service of its own
     And the unit file "/etc/systemd/system/etcd.service":
       """
       [Unit]

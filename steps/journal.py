@@ -26,6 +26,7 @@ def wait_app_logs(vm: Machine, pod: Pod, app: str, text: str, seconds: float) ->
     """Wait until the pod's journal has an entry of `app` whose message contains `text`."""
     entry = vm.wait_until(lambda: _logged(pod_journal(vm, pod), app, text), timeout=seconds,
                           what=f"{app} in {pod.machine} to log {text!r}")
+    assert entry is not None  # wait_until returns only a truthy value
     vm.record(f"journalctl -M {pod.machine} ({app}: {text})", f"{entry}")
     return entry
 

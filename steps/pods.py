@@ -50,6 +50,7 @@ def wait_pod(vm: Machine, unit: str, seconds: float, previous: Pod | None = None
     exclude = frozenset({previous.uuid}) if previous else frozenset()
     uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude), timeout=seconds,
                          what=f"a running rkt-<uuid> machine of {unit} registered with machined")
+    assert uuid is not None  # wait_until returns only a truthy value
     rows = parse_rkt_list(vm.check_output(["rkt", "list", "--full"]))
     listed = [r for r in rows if r.uuid == uuid]
     assert listed and listed[0].state == "running", f"rkt list --full has no running {uuid}: {rows}"
@@ -127,6 +128,7 @@ def rkt_status_exit(vm: Machine, pod: Pod, app: str, code: int, seconds: int) ->
         return st if f"app-{app}" in st else None
 
     st = vm.wait_until(status, timeout=seconds, what=f"rkt status to report app-{app}=")
+    assert st is not None  # wait_until returns only a truthy value
     assert st[f"app-{app}"] == str(code), st
 
 

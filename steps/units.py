@@ -28,9 +28,22 @@ def unit(pod: Pod) -> str:
 
 @given(step('the unit file "{path:q}":'), target_fixture="unit")
 def unit_file(vm: Machine, path: str, docstring: str) -> str:
+    # Replace whatever is there: writing through a mask (a symlink to /dev/null) would
+    # silently lose the unit's text.
+    vm.check_output(["rm", "-f", path])
     vm.write_file(path, docstring + "\n")
     vm.check_output(["systemctl", "daemon-reload"])
     return posixpath.basename(path)
+
+
+@given("the host has no etcd service of its own")
+def no_host_etcd(vm: Machine) -> None:
+    # The VM carries Debian's etcd-server only to build the stand-in image. Its etcd.service,
+    # the SysV script /etc/init.d/etcd (which `systemctl enable etcd.service` would
+    # synchronise) and the image's mask would all stand in for the document's etcd.service.
+    vm.check_output(["rm", "-f", "/etc/systemd/system/etcd.service", "/etc/init.d/etcd",
+                     "/lib/systemd/system/etcd.service"])
+    vm.check_output(["systemctl", "daemon-reload"])
 
 
 @then("systemd-run announces the transient unit it started", target_fixture="unit")
@@ -50,9 +63,9 @@ def placed_in_machine_slice(vm: Machine, unit: str) -> None:
 
 
 def _wait_state(vm: Machine, unit: str, state: str, seconds: int) -> dict[str, str]:
-    def reached() -> dict[str, str] | None:
+    def reached() -> dict[str, str]:
         props = show(vm, unit, "ActiveState", "SubState", "Result")
-        return props if props["ActiveState"] == state else None
+        return props if props["ActiveState"] == state else {}
 
     return vm.wait_until(reached, timeout=seconds, what=f"{unit} to be {state}")
 

@@ -896,3 +896,16 @@ def test_rkt_image_list() -> None:
 def test_rkt_status() -> None:
     st = parse_rkt_status("state=exited garbage\npid=3140\nexited=true\napp-etcd=0\n")
     assert st == {"state": "exited garbage", "pid": "3140", "exited": "true", "app-etcd": "0"}
+
+
+def test_exec_status() -> None:
+    from steps.parse import parse_exec_status
+
+    text = (
+        "{ path=/usr/bin/rkt ; argv[]=/usr/bin/rkt --insecure-options=image fetch "
+        "/srv/aci/myapp.aci ; ignore_errors=no ; start_time=[Sat 2026-11-28 22:20:44 UTC] ; "
+        "stop_time=[Sat 2026-11-28 22:20:46 UTC] ; pid=8263 ; code=exited ; status=0/0 }\n"
+    )
+    (run,) = parse_exec_status(text)
+    assert (run["path"], run["pid"], run["code"], run["status"]) == (
+        "/usr/bin/rkt", "8263", "exited", "0/0")
