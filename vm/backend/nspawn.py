@@ -143,7 +143,23 @@ def host_cgroups() -> tuple[str, list[str]]:
     return fs_type, sorted(p.name for p in CGROUP_ROOT.iterdir() if p.is_dir())
 
 
-def remove_cgroups(dirs: Sequence[Path]) -> None:
+def _populated(top: Path) -> bool:
+    for procs in top.rglob("cgroup.procs"):
+        try:
+            if procs.read_text().strip():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def remove_cgroups(dirs: Sequence[Path], wait: float = 5.0) -> None:
+    """Remove the machine's cgroups, once the processes of a killed machine have gone."""
+    deadline = time.monotonic() + wait
+    while any(top.exists() and _populated(top) for top in dirs):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     for top in dirs:
         if not top.exists():
             continue
@@ -155,13 +171,12 @@ def remove_cgroups(dirs: Sequence[Path]) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether pid runs; a zombie (a killed harness not yet reaped) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def sweep_orphans() -> None:
