@@ -17,15 +17,17 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import APPC_VERSION, VERSION, proc, stage0
+from . import APPC_VERSION, VERSION, proc
 from . import env as envmod
-from . import net as netmod
 from .errors import RktError, die
 from .pod import Dir, GcPolicy, Pod, Pods, State, gc, read_uuid_file, wait_for
 from .store import FetchPolicy, Store, fetch, short_id
 from .table import ago, dump_json, size, tabwrite, timestamp
+
+if TYPE_CHECKING:
+    from . import stage0
 
 log = logging.getLogger("rkt")
 
@@ -153,6 +155,7 @@ UNSUPPORTED_APP_FLAGS = {"mount", "cpu-shares", "oom-score-adj", "readonly-rootf
 
 def split_run_args(argv: list[str]) -> tuple[list[str], list[stage0.AppRequest]]:
     """Separate pod-wide flags (for argparse) from images, per-app flags and args."""
+    from . import stage0
     pod_flags: list[str] = []
     apps: list[dict[str, Any]] = []
     pending: dict[str, Any] = {}  # app flags given before the first image
@@ -250,6 +253,7 @@ def _ports(values: list[str]) -> tuple[tuple[str, int], ...]:
 
 def _pod_request(ns: argparse.Namespace, apps: list[stage0.AppRequest], g: Globals,
                  interactive: bool) -> stage0.PodRequest:
+    from . import stage0
     if not apps:
         die("no image given", hint="rkt run [flags] IMAGE [-- ARGS...] [--- IMAGE ...]")
     set_env = tuple(envmod.parse_assignment(v, "--set-env") for v in ns.set_env)
@@ -266,6 +270,9 @@ def _pod_request(ns: argparse.Namespace, apps: list[stage0.AppRequest], g: Globa
 
 
 def cmd_run(g: Globals, argv: list[str]) -> int:
+    from . import net as netmod
+    from . import stage0
+
     flags, apps = split_run_args(argv)
     ns = _run_parser("rkt run").parse_args(flags)
     interactive = _bool(ns.interactive, "interactive")
@@ -275,6 +282,8 @@ def cmd_run(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_prepare(g: Globals, argv: list[str]) -> int:
+    from . import stage0
+
     flags, apps = split_run_args(argv)
     ns = _run_parser("rkt prepare", prepare_only=True).parse_args(flags)
     run = stage0.RunOptions(debug=g.debug)
@@ -288,6 +297,9 @@ def cmd_prepare(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
+    from . import net as netmod
+    from . import stage0
+
     p = Parser(prog="rkt run-prepared")
     p.add_argument("uuid")
     p.add_argument("--net", action="append")

@@ -13,10 +13,10 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
-import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -230,7 +230,7 @@ class Pods:
         """A new locked embryo with a fresh UUID."""
         self.ensure()
         while True:
-            uid = str(uuidlib.uuid4())
+            uid = new_uuid()
             try:
                 os.mkdir(self.root / Dir.EMBRYO / uid, 0o750)
                 break
@@ -279,11 +279,21 @@ class Pods:
         die(f"pod {pod.uuid} disappeared")
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID; the uuid module is not imported as it drags in
+    `platform`, and interpreter start-up is part of every pod's start-up."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _looks_like_uuid(name: str) -> bool:
-    try:
-        return str(uuidlib.UUID(name)) == name
-    except ValueError:
-        return False
+    return bool(_UUID.match(name))
 
 
 def read_uuid_file(path: str) -> str:

@@ -25,6 +25,9 @@ from decimal import ROUND_CEILING, Decimal
 from .schema import IsolatorName, Port, Protocol, RuntimeApp
 
 SHUTDOWN_TARGETS = "exit.target halt.target poweroff.target"
+# Stopped before shutdown.target is reached, so systemd-{halt,poweroff,exit}.service
+# wait for the pod's own orderly end (apps, reapers, then shutdown.service).
+BEFORE_SHUTDOWN = SHUTDOWN_TARGETS + " shutdown.target"
 STAGE2 = "/opt/stage2"
 
 # Signal names systemd puts in $EXIT_STATUS for killed processes -> numbers (x86-64).
@@ -118,7 +121,7 @@ def shutdown_service() -> str:
     # container at once, with the exit status set earlier (0 if none was).
     return _unit([
         ("Unit", [("Description", "Pod shutdown"), ("DefaultDependencies", "no"),
-                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", BEFORE_SHUTDOWN)]),
         ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
                      ("ExecStop", "/usr/bin/systemctl --force exit")]),
     ])
@@ -131,7 +134,7 @@ def reaper_service(app_name: str) -> str:
         ("Unit", [("Description", f"{app_name} Reaper"), ("DefaultDependencies", "no"),
                   ("StopWhenUnneeded", "yes"), ("After", "shutdown.service"),
                   ("Before", f"{app_name}.service"),
-                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", BEFORE_SHUTDOWN)]),
         ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
                      ("ExecStop", f"/usr/bin/sh -c '{script}'")]),
     ])
@@ -204,7 +207,7 @@ def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptio
         ("Wants", "systemd-journald.socket systemd-journald-dev-log.socket"),
         ("After", "systemd-journald.socket systemd-journald-dev-log.socket"),
         ("Conflicts", SHUTDOWN_TARGETS),
-        ("Before", SHUTDOWN_TARGETS),
+        ("Before", BEFORE_SHUTDOWN),
     ]
     if options.socket_ports:
         unit += [("Requires", f"{name}.socket"), ("After", f"{name}.socket")]
@@ -243,9 +246,19 @@ def socket_unit(app_name: str, ports: Sequence[tuple[Port, int]]) -> str:
     return _unit([
         ("Unit", [("Description", f"Application={app_name} sockets"),
                   ("DefaultDependencies", "no"), ("Before", "sockets.target"),
-                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", SHUTDOWN_TARGETS)]),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", BEFORE_SHUTDOWN)]),
         ("Socket", sock),
     ])
+
+
+def mount_dropin() -> str:
+    """Drop-in for every opt-*.mount: the app roots and their /dev, /proc, /sys.
+
+    Without default dependencies these mounts are not unmounted one by one when the
+    pod stops (they are busy until the apps are gone anyway); the pod's mount
+    namespace goes away with it.
+    """
+    return _unit([("Unit", [("DefaultDependencies", "no")])])
 
 
 def os_release() -> str:
@@ -262,6 +275,7 @@ def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dic
         "sockets.target": sockets_target(),
         "shutdown.service": shutdown_service(),
         "prepare-app@.service": prepare_app_service(),
+        "opt-.mount.d/10-rkt-pod.conf": mount_dropin(),
     }
     for app in apps:
         opts = options[app.name]

@@ -11,17 +11,21 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import TYPE_CHECKING
 
-from . import archive, discovery
 from .errors import RktError, die
 from .schema import ImageManifest, acidentifier
+
+if TYPE_CHECKING:
+    from .archive import Limits
+
+# archive (tarfile, lzma, bz2) and discovery (urllib, ssl) are imported where used:
+# `rkt run` of a stored image needs neither, and Python start-up is part of pod start-up.
 
 log = logging.getLogger("rkt")
 
@@ -29,8 +33,10 @@ ID_PREFIX = "sha512-"
 ID_HEX = 64
 
 
-def image_id(path: Path, limits: archive.Limits = archive.DEFAULT_LIMITS) -> str:
-    return ID_PREFIX + archive.image_digest(path, limits)[:ID_HEX]
+def image_id(path: Path, limits: Limits | None = None) -> str:
+    from . import archive
+
+    return ID_PREFIX + archive.image_digest(path, limits or archive.DEFAULT_LIMITS)[:ID_HEX]
 
 
 def short_id(image_id: str, hexlen: int = 32) -> str:
@@ -169,9 +175,13 @@ class Store:
         return found
 
     # --- changes --------------------------------------------------------------------
-    def import_file(self, path: Path, limits: archive.Limits = archive.DEFAULT_LIMITS,
-                    ) -> ImageInfo:
+    def import_file(self, path: Path, limits: Limits | None = None) -> ImageInfo:
         """Add an ACI file; importing the same content twice is a no-op."""
+        import tempfile
+
+        from . import archive
+
+        limits = limits or archive.DEFAULT_LIMITS
         iid = image_id(path, limits)
         if self._info_path(iid).exists() and self.tree(iid).is_dir():
             log.debug("store: %s already present", iid)
@@ -204,6 +214,8 @@ class Store:
             _write_json(self._info_path(image_id), data)
 
     def remove(self, image_id: str) -> None:
+        import tempfile
+
         with self.locked():
             self._info_path(image_id).unlink(missing_ok=True)
             self.blob(image_id).unlink(missing_ok=True)
@@ -259,6 +271,8 @@ def _require_signature(where: str, asc_exists: bool, policy: FetchPolicy) -> Non
 
 def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
     """Resolve an image argument (path, file://, http(s)://, ID, NAME[:version])."""
+    from urllib.parse import unquote, urlparse
+
     if text.startswith("docker://"):
         die(f"cannot fetch {text}: docker images are not supported by rkt_ref yet")
     if text.startswith(ID_PREFIX):
@@ -286,6 +300,8 @@ def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
     labels.setdefault("version", "latest")
     labels.setdefault("os", "linux")
     labels.setdefault("arch", "amd64")
+    from . import discovery
+
     ep = discovery.discover(spec.name, labels, insecure_http=policy.insecure_http,
                             insecure_tls=policy.insecure_tls)
     log.debug("image: remote fetching from URL %s", ep.aci)
@@ -303,6 +319,10 @@ def _fetch_file(store: Store, path: Path, policy: FetchPolicy) -> ImageInfo:
 
 
 def _fetch_url(store: Store, aci_url: str, asc_url: str, policy: FetchPolicy) -> ImageInfo:
+    import tempfile
+
+    from . import archive, discovery
+
     if not policy.insecure_image:
         _require_signature(asc_url, discovery.exists(asc_url, insecure_tls=policy.insecure_tls),
                            policy)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 TABWIDTH = 8
@@ -56,6 +55,8 @@ def timestamp(ns: int) -> str:
     """'2026-11-28 22:16:18.116 +0000 UTC' (milliseconds, trailing zeros trimmed)."""
     if ns <= 0:
         return ""
+    from datetime import UTC, datetime
+
     dt = datetime.fromtimestamp(ns / 1e9, tz=UTC)
     ms = (ns // 1_000_000) % 1000
     frac = f".{ms:03d}".rstrip("0").rstrip(".")
