@@ -218,17 +218,22 @@ def _copy(src: IO[bytes], dest: int, size: int) -> None:
         remaining -= len(chunk)
 
 
+def _manifest_of(tf: tarfile.TarFile, members: list[tarfile.TarInfo], limits: Limits,
+                 ) -> ImageManifest:
+    for m in members:
+        if _normalize(m.name) == MANIFEST:
+            f = tf.extractfile(m)
+            assert f is not None
+            return ImageManifest.from_bytes(f.read(limits.max_manifest_bytes + 1))
+    raise ArchiveError("archive has no 'manifest' file")
+
+
 def read_manifest(path: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:
     """Validate the whole archive's layout and return its parsed manifest."""
     with _open_tar(path) as tf:
         members = tf.getmembers()
         check_members(members, limits)
-        for m in members:
-            if _normalize(m.name) == MANIFEST:
-                f = tf.extractfile(m)
-                assert f is not None
-                return ImageManifest.from_bytes(f.read(limits.max_manifest_bytes + 1))
-    raise ArchiveError("archive has no 'manifest' file")
+        return _manifest_of(tf, members, limits)
 
 
 @contextmanager
@@ -260,7 +265,8 @@ def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
     with _open_tar(path) as tf:
         members = tf.getmembers()
         check_members(members, limits)
-        manifest: ImageManifest | None = None
+        # The manifest is judged before anything is written, like the layout.
+        manifest = _manifest_of(tf, members, limits)
         os.mkdir(dest, 0o755)
         dirs: list[tuple[Path, tarfile.TarInfo]] = []
         for m in members:
@@ -281,8 +287,6 @@ def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
                     _copy(src, fd, m.size)
                 finally:
                     os.close(fd)
-                if name == MANIFEST:
-                    manifest = ImageManifest.from_bytes(target.read_bytes())
             elif m.issym():
                 os.symlink(m.linkname, target)
             elif m.islnk():
@@ -294,8 +298,6 @@ def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
         # Directory modes last: a read-only directory must still receive its children.
         for target, m in reversed(dirs):
             _apply_metadata(target, m, as_root)
-    if manifest is None:
-        raise ArchiveError("archive has no 'manifest' file")
     return manifest
 
 

@@ -1,0 +1,59 @@
+"""Image IDs: sha512 of the uncompressed tar, shown as rkt shows them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import tarfile
+from pathlib import Path
+
+from rkt_ref.store import ID_PREFIX, Store, image_id, short_id
+
+MANIFEST = json.dumps({"acKind": "ImageManifest", "acVersion": "0.8.11",
+                       "name": "example.com/app",
+                       "labels": [{"name": "version", "value": "1.0"}]}).encode()
+
+
+def plain_tar() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("manifest")
+        info.size = len(MANIFEST)
+        tf.addfile(info, io.BytesIO(MANIFEST))
+        rootfs = tarfile.TarInfo("rootfs")
+        rootfs.type = tarfile.DIRTYPE
+        tf.addfile(rootfs)
+    return buf.getvalue()
+
+
+def test_id_is_sha512_of_the_uncompressed_tar(tmp_path: Path) -> None:
+    raw = plain_tar()
+    want = ID_PREFIX + hashlib.sha512(raw).hexdigest()[:64]
+    for name, data in {"plain": raw, "gz": gzip.compress(raw), "xz": lzma.compress(raw)}.items():
+        p = tmp_path / f"{name}.aci"
+        p.write_bytes(data)
+        assert image_id(p) == want
+
+
+def test_printed_forms() -> None:
+    iid = ID_PREFIX + "aac777f923626f28948d3d8d38aed496f3e573f40534ca3d08b500bc16b519f9"
+    assert short_id(iid) == "sha512-aac777f923626f28948d3d8d38aed496"  # `rkt fetch`
+    assert short_id(iid, 12) == "sha512-aac777f92362"  # `rkt image list`
+    assert len(iid) == len("sha512-") + 64  # `rkt fetch --full`
+
+
+def test_same_content_imports_once(tmp_path: Path) -> None:
+    raw = plain_tar()
+    (tmp_path / "a.aci").write_bytes(raw)
+    (tmp_path / "b.aci").write_bytes(gzip.compress(raw))
+    store = Store(tmp_path / "rkt")
+    a = store.import_file(tmp_path / "a.aci")
+    b = store.import_file(tmp_path / "b.aci")
+    assert a.id == b.id
+    assert [i.id for i in store.images()] == [a.id]
+    assert store.resolve("example.com/app:1.0").id == a.id
+    assert store.resolve(short_id(a.id, 12)).id == a.id
+    assert store.manifest(a.id).name == "example.com/app"
