@@ -40,23 +40,32 @@ def test_flags_are_the_ones_that_work_without_privileged() -> None:
     assert kwargs["cap_add"] == ["ALL"]
     assert kwargs["cap_drop"] == ["SYS_RESOURCE"]
     assert "seccomp=unconfined" in kwargs["security_opt"]
-    assert kwargs["cgroupns"] == "host"
     assert kwargs["stop_signal"] == "SIGRTMIN+3"
     assert kwargs["network"] == "none"
 
 
-def test_each_cgroup_hierarchy_is_bound_rw_and_never_the_whole_tree() -> None:
-    volumes = container_spec(HYBRID, "k", "o").volumes
-    assert [target for _, target, _ in volumes] == [
+def test_by_default_systemd_mounts_its_own_cgroups_in_a_private_namespace() -> None:
+    spec = container_spec(HYBRID, "k", "o")
+    assert spec.kwargs["cgroupns"] == "private"
+    assert spec.tmpfs["/sys/fs/cgroup"] == ""
+    assert spec.volumes == ()
+
+
+def test_the_host_namespace_recipe_binds_each_hierarchy_rw_never_the_whole_tree() -> None:
+    spec = container_spec(HYBRID, "k", "o", cgroupns="host")
+    assert spec.kwargs["cgroupns"] == "host"
+    assert "/sys/fs/cgroup" not in spec.tmpfs
+    assert [target for _, target, _ in spec.volumes] == [
         f"/sys/fs/cgroup/{h}" for h in HYBRID.hierarchies]
-    assert all(host == target and mode == "rw" for host, target, mode in volumes)
-    assert "/sys/fs/cgroup" not in {host for host, _, _ in volumes}
+    assert all(host == target and mode == "rw" for host, target, mode in spec.volumes)
+    assert "/sys/fs/cgroup" not in {host for host, _, _ in spec.volumes}
 
 
 def test_a_v2_engine_gets_a_private_cgroup_namespace_and_no_binds() -> None:
-    spec = container_spec(CgroupLayout(2), "k", "o")
+    spec = container_spec(CgroupLayout(2), "k", "o", cgroupns="host")
     assert spec.kwargs["cgroupns"] == "private"
     assert spec.volumes == ()
+    assert "/sys/fs/cgroup" not in spec.tmpfs
 
 
 def test_run_and_tmp_are_tmpfs_and_tmp_allows_exec() -> None:

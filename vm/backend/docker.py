@@ -8,9 +8,10 @@ containers carry labels naming their owner process, and leftovers of dead owners
 host are swept. The engine is whatever testcontainers finds (DOCKER_HOST, a context).
 
 Flags (see shared/docs/vm-facts.md): `--privileged` fails where CAP_SYS_RESOURCE is not in
-the bounding set, so it is ALL capabilities but that one, no seccomp filter, the host's
-cgroup namespace and one rw bind per cgroup hierarchy. Never the whole /sys/fs/cgroup:
-the container's systemd would remount it read-only for the host too.
+the bounding set, so it is ALL capabilities but that one, no seccomp filter, tmpfs on /run
+and /tmp, and cgroups the guest's systemd can write (see `container_spec`). Never a bind
+of the whole /sys/fs/cgroup: the container's systemd would remount it read-only for the
+host too.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ IMPORT_CHANGES = (
     "ENV container=docker",
 )
 PROBE_DIR = "/host-cgroup"
+ENV_CGROUPNS = "RKT_REF_DOCKER_CGROUPNS"  # "host": the bind-per-hierarchy recipe
 STAGING = "/var/tmp"  # where command input lands before it becomes the command's stdin
 
 _live: set[DockerContainer] = set()
@@ -104,17 +106,27 @@ def boot_id() -> str:
         return "unknown"
 
 
-def container_spec(layout: CgroupLayout, image_key: str, owner: str) -> ContainerSpec:
-    """The documented flags, as data (a pure function, so tests can read it)."""
-    if layout.version == 1:
-        # Host cgroupns so the binds and /proc/self/cgroup agree; one bind per hierarchy.
-        cgroupns = "host"
+def container_spec(layout: CgroupLayout, image_key: str, owner: str,
+                   cgroupns: str = "private") -> ContainerSpec:
+    """The documented flags, as data (a pure function, so tests can read it).
+
+    On a v1/hybrid engine the default is a private cgroup namespace over an empty tmpfs
+    at /sys/fs/cgroup: the guest's systemd mounts the hierarchies itself, rooted at the
+    container, so it sees `/machine.slice/...` as the qemu guest does, and nothing of
+    the host's tree is bound in. `cgroupns="host"` is the recipe of vm-facts instead
+    (host namespace, one rw bind per hierarchy): it works too, but every cgroup path
+    the guest shows starts with `/docker/<id>`, which the document's outputs do not.
+    """
+    tmpfs = {"/run": "", "/run/lock": "", "/tmp": "exec"}
+    volumes: tuple[tuple[str, str, str], ...] = ()
+    if layout.version == 1 and cgroupns == "host":
         volumes = tuple((f"/sys/fs/cgroup/{h}", f"/sys/fs/cgroup/{h}", "rw")
                         for h in layout.hierarchies)
+    elif layout.version == 1:
+        tmpfs["/sys/fs/cgroup"] = ""
     else:
-        # On a v2 engine a private namespace gives systemd its own delegated subtree.
+        # A v2 engine gives a private namespace its own cgroup2 mount (not tested here).
         cgroupns = "private"
-        volumes = ()
     kwargs: dict[str, Any] = {
         "hostname": HOSTNAME,
         "network": "none",  # as qemu's `-nic none`: the machine has loopback only
@@ -125,7 +137,7 @@ def container_spec(layout: CgroupLayout, image_key: str, owner: str) -> Containe
         "stop_signal": "SIGRTMIN+3",
         "labels": {LABEL_VM: image_key, LABEL_OWNER: owner, LABEL_SESSION: SESSION},
     }
-    return ContainerSpec(kwargs, volumes, {"/run": "", "/run/lock": "", "/tmp": "exec"})
+    return ContainerSpec(kwargs, volumes, tmpfs)
 
 
 def exec_argv(argv: Sequence[str], timeout: float, stdin_path: str | None) -> list[str]:
@@ -312,7 +324,8 @@ class DockerBackend(Backend):
 
         tag = ensure_docker_image(ensure_image())
         layout = cgroup_layout(tag)
-        spec = container_spec(layout, tag.rsplit(":", 1)[1], owner_label())
+        spec = container_spec(layout, tag.rsplit(":", 1)[1], owner_label(),
+                              os.environ.get(ENV_CGROUPNS, "private"))
         started = time.monotonic()
         container = DockerContainer(tag, docker_client_kw={"timeout": API_TIMEOUT})
         for host, target, mode in spec.volumes:
