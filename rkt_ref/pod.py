@@ -144,13 +144,13 @@ class Pod:
         except (OSError, ValueError):
             return None
 
-    def nspawn_alive(self) -> bool:
+    def nspawn_alive(self, proc: Path = Path("/proc")) -> bool:
         """The pod's nspawn (the exec'd `rkt run`) still exists."""
         pid = self.pid()
         if pid is None:
             return False
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            cmdline = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
         return f"--uuid={self.uuid}".encode() in cmdline
@@ -229,17 +229,15 @@ class Pods:
     def create(self) -> Pod:
         """A new locked embryo with a fresh UUID."""
         self.ensure()
-        while True:
-            uid = new_uuid()
-            try:
-                os.mkdir(self.root / Dir.EMBRYO / uid, 0o750)
-                break
-            except FileExistsError:  # practically impossible; just draw again
-                continue
-        pod = Pod(self, uid, Dir.EMBRYO)
-        if not pod.try_lock():
-            raise RktError(f"cannot lock new pod {uid}")
-        return pod
+        uid = new_uuid()
+        # Made and locked under a name gc ignores, then renamed: gc never sees an
+        # embryo that is not yet locked.
+        hidden = self.root / Dir.EMBRYO / f".new-{uid}"
+        os.mkdir(hidden, 0o750)
+        fd = os.open(hidden, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        _lock(fd, blocking=True)
+        os.rename(hidden, self.root / Dir.EMBRYO / uid)
+        return Pod(self, uid, Dir.EMBRYO, fd)
 
     def all(self) -> list[Pod]:
         out: list[Pod] = []

@@ -1,0 +1,208 @@
+"""Pod directories and state changes (flock + rename), gc, and gc racing with runs."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from rkt_ref.errors import RktError
+from rkt_ref.pod import Dir, Embryo, GcPolicy, Pod, Pods, State, gc
+
+
+def started(pods: Pods) -> Pod:
+    """A pod as `rkt run` leaves it just before the exec: locked, in run/."""
+    pod = pods.create()
+    (pod.path / "pod").write_text("{}")
+    pod.move(Dir.PREPARE)
+    pod.move(Dir.RUN)
+    (pod.path / "pid").write_text("999999999\n")  # no such process
+    return pod
+
+
+def run_gc(pods: Pods, **kw: object) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    gc(pods, GcPolicy(**kw), out=out, err=err)  # type: ignore[arg-type]
+    return out.getvalue(), err.getvalue()
+
+
+def test_states_follow_the_directories(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    pod = pods.create()
+    assert pod.path.parent.name == "embryo" and pod.state() == State.EMBRYO
+    pod.move(Dir.PREPARE)
+    assert pod.state() == State.PREPARING  # we hold the lock
+    probe = Pod(pods, pod.uuid, Dir.PREPARE)
+    assert probe.state() == State.PREPARING
+    pod.unlock()
+    assert probe.state() == State.ABORTED_PREPARE
+    assert pod.try_lock()
+    pod.move(Dir.PREPARED)
+    assert pod.state() == State.PREPARED
+    pod.move(Dir.RUN)
+    assert Pod(pods, pod.uuid, Dir.RUN).state() == State.RUNNING  # locked by the "runner"
+    pod.unlock()
+    assert Pod(pods, pod.uuid, Dir.RUN).state() == State.EXITED
+    assert sorted(os.listdir(pods.root / "run")) == [pod.uuid]
+
+
+def test_moving_needs_the_lock(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    pod = pods.create()
+    pod.unlock()
+    with pytest.raises(RktError, match="locked"):
+        pod.move(Dir.PREPARE)
+
+
+def test_mark_only_moves_exited_pods_and_says_so(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    exited = started(pods)
+    exited.unlock()
+    running = started(pods)  # still locked
+    out, err = run_gc(pods, mark_only=True)
+    assert err == f'gc: moving pod "{exited.uuid}" to garbage\n'
+    assert out == ""
+    assert pods.find(exited.uuid).dir == Dir.EXITED_GARBAGE
+    assert pods.find(exited.uuid).state() == State.EXITED_GARBAGE
+    assert pods.find(running.uuid).dir == Dir.RUN
+    marked = pods.find(exited.uuid).gc_marked_at()
+    assert abs(marked - time.time_ns()) < 60 * 10**9
+    assert pods.find(running.uuid).gc_marked_at() == 0
+
+
+def test_a_live_nspawn_keeps_its_pod_even_without_the_lock(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    pod = started(pods)
+    (pod.path / "pid").write_text("4242\n")
+    pod.unlock()  # nspawn may close the inherited lock; the pid file then identifies it
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    (proc / "4242" / "cmdline").write_bytes(
+        b"/usr/bin/systemd-nspawn\0--boot\0--uuid=" + pod.uuid.encode() + b"\0")
+    assert pods.find(pod.uuid).nspawn_alive(proc)
+    (proc / "4242" / "cmdline").write_bytes(b"/usr/bin/python3\0-m\0something\0")
+    assert not pods.find(pod.uuid).nspawn_alive(proc)
+    assert not pods.find(pod.uuid).nspawn_alive()  # no process 4242 of that kind here
+
+
+def test_full_gc_honours_the_grace_period(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    pod = started(pods)
+    pod.unlock()
+    run_gc(pods, mark_only=True)
+    out, _ = run_gc(pods, grace_period=3600.0)
+    assert out == ""
+    assert pods.find(pod.uuid).dir == Dir.EXITED_GARBAGE
+    out, _ = run_gc(pods, grace_period=0.0)
+    assert out == f'Garbage collecting pod "{pod.uuid}"\n'
+    assert pods.all() == []
+
+
+def test_gc_collects_aborted_prepares_and_expired_prepared(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    aborted = pods.create()
+    aborted.move(Dir.PREPARE)
+    aborted.unlock()
+    busy = pods.create()
+    busy.move(Dir.PREPARE)  # still preparing: locked
+    prepared = pods.create()
+    prepared.move(Dir.PREPARED)
+    prepared.unlock()
+    run_gc(pods, expire_prepared=3600.0)
+    left = {p.uuid: p.dir for p in pods.all()}
+    assert left == {busy.uuid: Dir.PREPARE, prepared.uuid: Dir.PREPARED}
+    old = time.time() - 7200
+    os.utime(prepared.path, (old, old))
+    _, err = run_gc(pods, expire_prepared=3600.0)
+    assert "expired prepared" in err
+    assert {p.uuid for p in pods.all()} == {busy.uuid}
+
+
+def test_failed_preparation_leaves_nothing(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    with pytest.raises(RuntimeError), Embryo(pods) as pod:
+        pod.move(Dir.PREPARE)
+        (pod.path / "stage1").mkdir()
+        raise RuntimeError("boom")
+    assert pods.all() == []
+
+
+def test_uuid_prefixes(tmp_path: Path) -> None:
+    pods = Pods(tmp_path)
+    pods.ensure()
+    for uid in ("56c007f8-578b-4e7b-8984-078d7a65d15e", "56c0aaaa-578b-4e7b-8984-078d7a65d15e"):
+        (pods.root / "run" / uid).mkdir()
+    assert pods.find("56c007").uuid.startswith("56c007f8")
+    with pytest.raises(RktError, match="ambiguous"):
+        pods.find("56c0")
+    with pytest.raises(RktError, match="no pod found"):
+        pods.find("ffff")
+    (pods.root / "run" / "not-a-uuid").mkdir()
+    assert len(pods.all()) == 2
+
+
+def _runner(pods: Pods, n: int, done: list[str], errors: list[BaseException],
+            stop_lock: threading.Lock) -> None:
+    try:
+        for _ in range(n):
+            pod = pods.create()
+            (pod.path / "pod").write_text("{}")
+            pod.move(Dir.PREPARE)
+            (pod.path / "stage1").mkdir()
+            pod.move(Dir.RUN)
+            (pod.path / "pid").write_text("999999999\n")
+            time.sleep(0.001)  # "running"
+            with stop_lock:
+                done.append(pod.uuid)
+            pod.unlock()  # nspawn exited
+    except BaseException as e:  # noqa: BLE001 - handed to the main thread
+        errors.append(e)
+
+
+def test_concurrent_gc_and_runs(tmp_path: Path) -> None:
+    """gc loops while pods are created, prepared and run: gc never takes a locked pod,
+    every finished pod ends up marked or collected, and nobody crashes."""
+    pods = Pods(tmp_path)
+    pods.ensure()
+    done: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    runners = [threading.Thread(target=_runner, args=(pods, 25, done, errors, lock))
+               for _ in range(4)]
+    stop = threading.Event()
+    moved_while_locked: list[str] = []
+
+    def gcer(mark_only: bool) -> None:
+        while not stop.is_set():
+            try:
+                _, err = run_gc(pods, mark_only=mark_only, grace_period=0.0)
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+                return
+            with lock:
+                finished = set(done)
+            for line in err.splitlines():
+                uid = line.split('"')[1]
+                if line.startswith("gc: moving pod") and uid not in finished:
+                    moved_while_locked.append(uid)
+
+    gcers = [threading.Thread(target=gcer, args=(m,)) for m in (True, False)]
+    for t in runners + gcers:
+        t.start()
+    for t in runners:
+        t.join(timeout=60)
+    stop.set()
+    for t in gcers:
+        t.join(timeout=60)
+    assert errors == []
+    assert moved_while_locked == []
+    assert len(done) == 100
+    run_gc(pods, mark_only=True)
+    run_gc(pods, grace_period=0.0)
+    assert pods.all() == []
+    for d in Dir:
+        assert os.listdir(pods.root / d) == []
