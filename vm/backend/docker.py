@@ -180,6 +180,11 @@ def engine_unavailable() -> str | None:
     """Why no Docker engine can be used, or None; asked once per process."""
     if not _engine_reason:
         try:
+            import testcontainers  # noqa: F401
+        except ImportError:
+            _engine_reason.append("testcontainers is not installed (pip install 'rkt-ref[spec]')")
+            return _engine_reason[0]
+        try:
             client(timeout=10).ping()
             _engine_reason.append(None)
         except Exception as error:  # the SDK raises several kinds; all mean the same here
