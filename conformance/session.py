@@ -137,12 +137,30 @@ def _killer(s: Scenario) -> str:
     return f"{s.name} ({s.reason})" if s.reason else s.name
 
 
+def _failed_at(s: Scenario) -> int:
+    """Index of the failing step; the step count for a scenario that passed."""
+    return next((n for n, step in enumerate(s.steps) if step.status == "failed"),
+                len(s.steps))
+
+
+def _fails_earlier(mutant_run: Scenario, control: Scenario | None) -> bool:
+    """The mutant fails where unbroken rkt_ref still passed: a step it got through."""
+    if control is None or control.verdict is Verdict.PASSED:
+        return control is not None
+    if control.verdict is not Verdict.FAILED or not control.steps or not mutant_run.steps:
+        return False
+    return _failed_at(mutant_run) < _failed_at(control)
+
+
 def judge(mutant: Mutant, run: Run, baseline: Run | None = None) -> MutantResult:
-    """Killed if a selected scenario failed that passes on unbroken rkt_ref (the baseline)."""
-    sound = {s.test for s in baseline.scenarios if s.verdict is Verdict.PASSED} \
-        if baseline is not None else None
+    """Killed if a selected scenario fails where unbroken rkt_ref (the baseline) passed.
+
+    That is a scenario the baseline passed, or one it failed at a later step than the
+    mutant did: the mutant broke a step rkt_ref gets through.
+    """
     failed = [s for s in run.scenarios if s.verdict is Verdict.FAILED]
-    killers = tuple(_killer(s) for s in failed if sound is None or s.test in sound)
+    killers = tuple(_killer(s) for s in failed
+                    if baseline is None or _fails_earlier(s, baseline.by_test().get(s.test)))
     if killers:
         return MutantResult(mutant, Outcome.KILLED, killers,
                             f"mutant {mutant.name} killed by: {'; '.join(killers)}")

@@ -139,3 +139,20 @@ def test_a_kill_counts_only_where_unbroken_rkt_ref_passes() -> None:
     assert "fail against unbroken rkt_ref too" in both_fail.message
     assert judge(mutant, _run(Verdict.FAILED), baseline=_run(Verdict.PASSED)).outcome == \
         Outcome.KILLED
+
+
+def _failing_at(index: int, steps: int = 4) -> Run:
+    from conformance.results import Step
+
+    shape = tuple(Step("Then", f"step {n}", "failed" if n == index else
+                       ("passed" if n < index else "skipped")) for n in range(steps))
+    return Run((Scenario("t0", "f", "f.feature", "scenario 0", frozenset(), Verdict.FAILED,
+                         steps=shape),))
+
+
+def test_a_mutant_failing_a_step_that_rkt_ref_gets_through_is_killed() -> None:
+    mutant = MUTANTS["no_register"]
+    killed = judge(mutant, _failing_at(1), baseline=_failing_at(3))
+    assert killed.outcome == Outcome.KILLED
+    assert killed.killers == ("scenario 0 (at: Then step 1)",)
+    assert judge(mutant, _failing_at(3), baseline=_failing_at(3)).outcome == Outcome.UNJUDGED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 BREAKS = "Every pod is registered with machined with a machine name of the form rkt-$UUID."
-KILLED_BY = ("-k", "machinectl_lists_the_pod")
+KILLED_BY = ("-k", "machinectl_lists_the_pod or systemdrun_starts_the_pod_in_a_transient_unit")
 
 
 def apply() -> None:
