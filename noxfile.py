@@ -66,3 +66,11 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("ruff", "check", ".")
     session.run("mypy", "rkt_ref", "vm", "steps", "tests", "conformance")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Measure image, VM and pod timings side by side; write reports/bench.json."""
+    session.install("-e", ".[spec]")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm.bench", *session.posargs)

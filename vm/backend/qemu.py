@@ -199,6 +199,14 @@ class QemuBackend(Backend):
         self._connect_agent(timeout=60)
         self.set_clock()
 
+    def boot_fresh(self, overlay: Path, image: Image | None = None) -> None:
+        """Boot the image from scratch on `overlay` (created here) until the agent answers."""
+        image = image or ensure_image()
+        run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.disk),
+             str(overlay)])
+        self._start(qemu_argv(self.config, image, overlay, self.sockets, snapshot=False))
+        self._connect_agent(timeout=BOOT_TIMEOUT)
+
     def _start(self, argv: list[str]) -> None:
         self.proc = spawn(argv, stderr_path=self.workdir / "qemu.stderr")
         _live.add(self.proc)
@@ -349,14 +357,10 @@ def make_golden(config: QemuConfig, image: Image, golden: Golden) -> None:
     started = time.monotonic()
     parent = golden.directory.parent
     staging = Path(tempfile.mkdtemp(prefix=golden.directory.name + ".", dir=parent))
-    overlay = staging / "overlay.qcow2"
-    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image.disk),
-         str(overlay)])
     vm = QemuBackend(config)
     try:
         say(f"booting the image once ({config.accel}) to save a ready state")
-        vm._start(qemu_argv(config, image, overlay, vm.sockets, snapshot=False))
-        vm._connect_agent(timeout=BOOT_TIMEOUT)
+        vm.boot_fresh(staging / "overlay.qcow2", image)
         state = vm.run(["systemctl", "is-system-running", "--wait"], timeout=BOOT_TIMEOUT)
         if state.stdout.strip() not in ("running", "degraded"):
             raise RuntimeError(f"the VM did not come up: {state.describe()}")

@@ -1,0 +1,325 @@
+"""The project's bench: where the harness and the runtime spend their time.
+
+Machines here are noisy, so what matters are ratios of figures taken side by side in
+one run; each figure is the median of several repetitions, with its min and max.
+Nothing here asserts a time: it measures and reports.
+
+    python -m vm.bench [--reps N] [--rkt PATH] [--skip-slow] [--out reports/bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vm import accel
+from vm import image as image_mod
+from vm.backend.qemu import QemuBackend
+from vm.machine import Machine
+from vm.run import run
+from vm.runtime import Runtime
+
+ETCD = "coreos.com/etcd:v2.2.5"
+POD_DEADLINE = 300.0
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if self.samples:
+            data.update(median=self.median, min=min(self.samples), max=max(self.samples))
+        return data
+
+
+def repeat(name: str, unit: str, reps: int, sample: Callable[[], float], note: str = "") -> Figure:
+    figure = Figure(name, unit, note=note)
+    for _ in range(reps):
+        figure.samples.append(sample())
+        print(f"  {name}: {figure.samples[-1]:.3f} {unit}", file=sys.stderr, flush=True)
+    return figure
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+# -- image and VM ------------------------------------------------------------------------
+
+
+def cold_image_build() -> float:
+    """A build from nothing, into a throw-away cache."""
+    root = image_mod.cache.cache_root()
+    with tempfile.TemporaryDirectory(prefix="bench-cache-", dir=root) as tmp:
+        previous = os.environ.get("RKT_REF_CACHE")
+        os.environ["RKT_REF_CACHE"] = tmp
+        try:
+            return timed(image_mod.ensure_image)
+        finally:
+            if previous is None:
+                del os.environ["RKT_REF_CACHE"]
+            else:
+                os.environ["RKT_REF_CACHE"] = previous
+
+
+def fresh_boot() -> float:
+    """From starting qemu to the first command answered, booting the image from scratch."""
+    backend = QemuBackend()
+    try:
+        started = time.monotonic()
+        backend.boot_fresh(backend.workdir / "fresh.qcow2")
+        backend.run(["true"])
+        return time.monotonic() - started
+    finally:
+        backend.shutdown()
+
+
+def restore() -> float:
+    """From starting qemu to the first command answered, restoring the saved state."""
+    backend = QemuBackend()
+    try:
+        started = time.monotonic()
+        backend.boot()
+        backend.run(["true"])
+        return time.monotonic() - started
+    finally:
+        backend.shutdown()
+
+
+# -- pods ----------------------------------------------------------------------------------
+
+
+def guest_now(machine: Machine) -> float:
+    return float(machine.check_output(["date", "+%s.%N"]))
+
+
+def first_app_line(machine: Machine, name: str, identifier: str) -> float:
+    """Guest time (s) of the app's first journal line in machine `name`; 0 until there is one."""
+    result = machine.run(["journalctl", "-M", name, "-o", "json", "--no-pager",
+                          f"SYSLOG_IDENTIFIER={identifier}"])
+    for line in result.stdout.splitlines():
+        return int(json.loads(line)["__REALTIME_TIMESTAMP"]) / 1e6
+    return 0.0
+
+
+def start_unit(machine: Machine, unit: str, argv: list[str], *extra: str) -> float:
+    """Start argv as a transient service in machine.slice; return the guest's start time."""
+    started = guest_now(machine)
+    machine.run_expect([0], ["systemd-run", f"--unit={unit}", "--slice=machine", *extra, *argv])
+    return started
+
+
+def stop_unit(machine: Machine, unit: str) -> float:
+    """Seconds `systemctl stop` takes, measured inside the guest."""
+    out = machine.check_output(["sh", "-c", f"date +%s.%N; systemctl stop {shlex.quote(unit)}; "
+                                            "date +%s.%N"])
+    begin, end = map(float, out.split())
+    return end - begin
+
+
+@dataclass
+class PodBench:
+    """Pod start and stop for one runtime, beside a bare nspawn of the same pod directory."""
+
+    machine: Machine
+    counter: int = 0
+
+    def rkt_start(self) -> tuple[float, str]:
+        self.counter += 1
+        unit = f"bench-rkt-{self.counter}"
+        uuid_file = f"/run/{unit}.uuid"
+        started = start_unit(self.machine, unit,
+                             ["rkt", "run", f"--uuid-file-save={uuid_file}", ETCD])
+        uuid = self.machine.wait_until(
+            lambda: self.machine.run(["cat", uuid_file]).stdout.strip(),
+            timeout=POD_DEADLINE, what=f"{uuid_file}")
+        line = self.machine.wait_until(lambda: first_app_line(self.machine, f"rkt-{uuid}", "etcd"),
+                                       timeout=POD_DEADLINE, what="etcd's first journal line")
+        return line - started, unit
+
+    def bare_argv(self, unit: str) -> tuple[list[str], str]:
+        """The exact nspawn command line and directory rkt ran for unit's pod."""
+        pid = self.machine.check_output(["systemctl", "show", "-P", "MainPID", unit]).strip()
+        cmdline = self.machine.check_output(["cat", f"/proc/{pid}/cmdline"])
+        cwd = self.machine.check_output(["readlink", f"/proc/{pid}/cwd"]).strip()
+        return [arg for arg in cmdline.split("\0") if arg], cwd
+
+    def bare_start(self, argv: list[str], cwd: str) -> float:
+        """Boot the same pod directory with nspawn alone: rkt's own work left out."""
+        self.counter += 1
+        unit = f"bench-bare-{self.counter}"
+        name = f"bare-{self.counter}"
+        argv = [arg if not arg.startswith("--machine=") else f"--machine={name}" for arg in argv]
+        started = start_unit(self.machine, unit, argv, f"--property=WorkingDirectory={cwd}",
+                             "--property=Delegate=yes",
+                             "--setenv=SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
+        line = self.machine.wait_until(lambda: first_app_line(self.machine, name, "etcd"),
+                                       timeout=POD_DEADLINE, what="etcd's first line (bare nspawn)")
+        stop_unit(self.machine, unit)
+        return line - started
+
+    def poweroff(self) -> float:
+        """From `machinectl poweroff` to the machine gone, inside the guest."""
+        self.rkt_start()
+        uuid = self.machine.check_output(["cat", f"/run/bench-rkt-{self.counter}.uuid"]).strip()
+        out = self.machine.check_output(["sh", "-c", (
+            f"date +%s.%N; machinectl poweroff rkt-{uuid}; "
+            f"while machinectl show rkt-{uuid} >/dev/null 2>&1; do sleep 0.05; done; date +%s.%N")],
+            timeout=POD_DEADLINE)
+        begin, end = map(float, out.split())
+        return end - begin
+
+
+def footprint(machine: Machine, unit: str) -> dict[str, float]:
+    """Guest memory in use while the pod runs, and the pod directory's own size."""
+    meminfo = dict(line.split(":", 1) for line in machine.read_file("/proc/meminfo").splitlines())
+
+    def kib(key: str) -> int:
+        return int(meminfo[key].split()[0])
+
+    uuid = machine.check_output(["sh", "-c", f"cat /run/{unit}.uuid"]).strip()
+    size = machine.check_output(["du", "-sxb", f"/var/lib/rkt/pods/run/{uuid}"]).split()[0]
+    return {"vm_memory_used_mib": (kib("MemTotal") - kib("MemAvailable")) / 1024,
+            "pod_dir_bytes": float(size)}
+
+
+def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, float]]:
+    machine = Machine.create("qemu", runtime)
+    label = runtime.label
+    try:
+        machine.run_expect([0], ["rkt", "--insecure-options=image", "fetch", "/srv/aci/etcd.aci"],
+                           timeout=POD_DEADLINE)
+        bench = PodBench(machine)
+        starts = Figure(f"pod start ({label})", "s")
+        stops = Figure(f"pod stop: systemctl stop ({label})", "s")
+        bare = Figure("pod start (bare nspawn, same pod dir)", "s")
+        sizes: dict[str, float] = {}
+        for _ in range(reps):
+            seconds, unit = bench.rkt_start()
+            starts.samples.append(seconds)
+            if not sizes:
+                sizes = footprint(machine, unit)
+            argv, cwd = bench.bare_argv(unit)
+            stops.samples.append(stop_unit(machine, unit))
+            bare.samples.append(bench.bare_start(argv, cwd))
+            print(f"  pod start {label} {seconds:.2f} s, bare {bare.samples[-1]:.2f} s",
+                  file=sys.stderr, flush=True)
+        poweroff = repeat(f"pod stop: machinectl poweroff ({label})", "s", reps,
+                          bench.poweroff)
+        return [starts, bare, stops, poweroff], sizes
+    finally:
+        machine.shutdown()
+
+
+# -- the whole spec ------------------------------------------------------------------------
+
+
+def whole_spec(workers: int) -> float:
+    argv = [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:randomly"]
+    if workers > 1:
+        argv += ["-n", str(workers)]
+    started = time.monotonic()
+    result = run(argv, check=False, capture=True)
+    elapsed = time.monotonic() - started
+    tail = result.stdout.decode(errors="replace").strip().splitlines()[-1:]
+    print(f"  whole spec with {workers} worker(s): {elapsed:.0f} s {tail}", file=sys.stderr)
+    return elapsed
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def ratio(a: Figure, b: Figure) -> float:
+    return a.median / b.median if b.samples and b.median else float("nan")
+
+
+def table(figures: list[Figure], ratios: dict[str, float], extra: dict[str, float]) -> str:
+    lines = [f"{'figure':58} {'median':>9} {'min':>9} {'max':>9}  n"]
+    for f in figures:
+        if f.samples:
+            lines.append(f"{f.name:58} {f.median:9.3f} {min(f.samples):9.3f} "
+                         f"{max(f.samples):9.3f}  {len(f.samples)} {f.unit}")
+        else:
+            lines.append(f"{f.name:58} {'skipped':>9}  {f.note}")
+    lines += [f"{name:58} {value:9.2f}" for name, value in ratios.items()]
+    lines += [f"{name:58} {value:9.1f}" for name, value in extra.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vm.bench", description=__doc__)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per figure (default 3)")
+    parser.add_argument("--rkt", type=Path, help="also measure this rkt implementation")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="leave out the cold image build and the whole-spec runs")
+    parser.add_argument("--out", type=Path, default=Path("reports/bench.json"))
+    args = parser.parse_args(argv)
+
+    image_mod.ensure_image()
+    figures: list[Figure] = []
+    slow_note = "left out with --skip-slow"
+    if args.skip_slow:
+        figures.append(Figure("image: cold build", "s", note=slow_note))
+    else:
+        figures.append(repeat("image: cold build", "s", 1, cold_image_build,
+                              note="one repetition: a build takes minutes"))
+    cached = repeat("image: cached (no rebuild)", "s", args.reps,
+                    lambda: timed(image_mod.ensure_image))
+    restore()  # make sure the saved state exists before timing restores
+    fresh = repeat("VM: fresh boot to first command", "s", args.reps, fresh_boot)
+    restored = repeat("VM: restore to first command", "s", args.reps, restore)
+    figures += [cached, fresh, restored]
+
+    pods, sizes = pod_figures(Runtime(None), args.reps)
+    figures += pods
+    ratios = {"VM: fresh boot / restore": ratio(fresh, restored),
+              "pod start: rkt_ref / bare nspawn": ratio(pods[0], pods[1])}
+    if args.rkt:
+        other, _ = pod_figures(Runtime(args.rkt.resolve()), args.reps)
+        figures += other
+        ratios[f"pod start: {args.rkt} / rkt_ref"] = ratio(other[0], pods[0])
+
+    if args.skip_slow:
+        figures += [Figure(f"whole spec, {n} worker(s)", "s", note=slow_note) for n in (1, 2)]
+    else:
+        serial = repeat("whole spec, 1 worker", "s", 1, lambda: whole_spec(1))
+        parallel = repeat("whole spec, 2 workers", "s", 1, lambda: whole_spec(2))
+        figures += [serial, parallel]
+        ratios["whole spec: serial / 2 workers"] = ratio(serial, parallel)
+
+    report = {
+        "accel": accel.detect(),
+        "host_cpus": os.cpu_count(),
+        "figures": [f.as_dict() for f in figures],
+        "ratios": ratios,
+        "footprint": sizes,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(table(figures, ratios, sizes))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
