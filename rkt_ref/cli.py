@@ -692,12 +692,23 @@ def cmd_enter(g: Globals, argv: list[str]) -> int:
     pids = app_pids(pod, app)
     if not pids:
         die(f"app {app!r} of pod {pod.uuid} has no running process")
-    env_text = (pod.stage1_rootfs() / "rkt" / "env" / app).read_text()
-    env = envmod.parse_env_file_text(env_text)
-    if "TERM" in os.environ:
+    env = _app_environment(pod, app, pids[0])
+    env.pop("TERM", None)
+    if "TERM" in os.environ:  # the caller's terminal, not the pod console's
         env["TERM"] = os.environ["TERM"]
     proc.exec(["nsenter", f"--target={pids[0]}", "--mount", "--uts", "--ipc", "--net",
                "--pid", "--root", "--wd", "--", *cmd], env)
+
+
+def _app_environment(pod: Pod, app: str, pid: int) -> dict[str, str]:
+    """What the app itself was started with (incl. HOME/USER/... set by systemd)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+        return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
+    except OSError:
+        text = (pod.stage1_rootfs() / "rkt" / "env" / app).read_text()
+        return envmod.parse_env_file_text(text)
 
 
 def cmd_gc(g: Globals, argv: list[str]) -> int:
