@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from .errors import RktError
 from .schema import ImageManifest
@@ -66,14 +66,14 @@ def open_uncompressed(path: Path) -> Iterator[BinaryIO]:
     raw = open(path, "rb")
     try:
         if kind == "gz":
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw)
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))
         elif kind == "bz2":
-            stream = bz2.BZ2File(raw)
+            stream = cast(BinaryIO, bz2.BZ2File(raw))
         elif kind == "xz":
-            stream = lzma.LZMAFile(raw)
+            stream = cast(BinaryIO, lzma.LZMAFile(raw))
         else:
             stream = raw
-        yield stream  # type: ignore[misc]
+        yield stream
     finally:
         raw.close()
 

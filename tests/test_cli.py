@@ -208,8 +208,8 @@ def test_fetch_list_prepare_status_gc(tmp_path: Path, monkeypatch: pytest.Monkey
 
     status = rkt(tmp_path, "status", uuid[:8]).stdout.splitlines()
     assert status[0] == "state=prepared" and status[1].startswith("created=")
-    listing = rkt(tmp_path, "list", "--no-legend").stdout
-    assert listing.startswith(uuid[:8] + "\tmyapp-1-3-4\tmyapp.com/myapp-1.3.4:1.3.4\tprepared\t")
+    pod_row = rkt(tmp_path, "list", "--no-legend").stdout
+    assert pod_row.startswith(uuid[:8] + "\tmyapp-1-3-4\tmyapp.com/myapp-1.3.4:1.3.4\tprepared\t")
     pods = json.loads(rkt(tmp_path, "list", "--format=json").stdout)
     assert pods[0]["name"] == uuid and pods[0]["state"] == "prepared"
     assert json.loads(rkt(tmp_path, "cat-manifest", uuid).stdout)["acKind"] == "PodManifest"
