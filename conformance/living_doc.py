@@ -225,7 +225,8 @@ def _html_block(block: Block) -> str:
 def _html_scenario(s: Scenario) -> str:
     e = html.escape
     out = [f'<div class="scenario {_cls(str(s.verdict))}">',
-           f'<div>{_ICON[s.verdict]} <span class="chip {_cls(str(s.verdict))}">'
+           # No emoji here: headless browsers often lack an emoji font; the chip's colour tells.
+           f'<div><span class="chip {_cls(str(s.verdict))}">'
            f"{e(_verdict_text(s))}</span> <strong>{e(s.name)}</strong></div>",
            f'<div class="sub">{e(s.feature_file or s.feature)} · runtime <code>'
            f"{e(s.runtime or '?')}</code> · backend <code>{e(s.backend or '?')}</code>"
