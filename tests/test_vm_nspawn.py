@@ -1,10 +1,11 @@
 """The nspawn backend's command lines, read as data; no container needed."""
 
+import os
 from pathlib import Path
 
 import pytest
 
-from vm.backend import CAPABILITIES, NAMES, backend_class, capabilities_of
+from vm.backend import CAPABILITIES, NAMES, backend_class, capabilities_of, nspawn
 from vm.backend.base import GUEST_ENV
 from vm.backend.nspawn import (
     ENTER_CGROUPS,
@@ -93,3 +94,20 @@ def test_every_name_is_a_backend_and_auto_is_qemu() -> None:
 def test_an_unknown_backend_is_a_message() -> None:
     with pytest.raises(SystemExit, match="choose from: qemu, docker, nspawn, auto"):
         backend_class("vbox")
+
+
+def test_a_live_process_is_alive_and_a_missing_one_is_not() -> None:
+    assert nspawn._alive(os.getpid())
+    assert not nspawn._alive(2**22 + 1)  # above the kernel's pid_max
+
+
+def test_a_process_without_a_container_child_has_no_leader() -> None:
+    assert nspawn.namespace_leader(os.getpid()) is None
+
+
+def test_empty_cgroups_are_removed_deepest_first(tmp_path: Path) -> None:
+    top = tmp_path / "machine"
+    (top / "payload" / "init.scope").mkdir(parents=True)
+    (top / "supervisor").mkdir()
+    nspawn.remove_cgroups([top, tmp_path / "absent"], wait=0)
+    assert not top.exists()
