@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import proc
+from .stage1 import UNIT_PATH
 
 NSPAWN = "/usr/bin/systemd-nspawn"
 # Arguments for the pod's systemd (after `--`), as rkt passes them.
@@ -47,6 +48,8 @@ def argv(
         # scripts, and running a dozen generators is most of an idle boot's time.
         "--tmpfs=/usr/lib/systemd/system-generators:mode=0755",
         "--tmpfs=/usr/lib/systemd/system-environment-generators:mode=0755",
+        # and only the pod's own unit directory (see stage1.HOST_UNITS)
+        f"--setenv=SYSTEMD_UNIT_PATH={UNIT_PATH}",
         *extra,
         "--",
         *(DEBUG_INIT_ARGS if debug else INIT_ARGS),

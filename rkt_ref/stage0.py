@@ -240,22 +240,12 @@ def _build_stage1(pod: Pod, store: Store, manifest: PodManifest,
     unit_dir = rootfs / "etc" / "systemd" / "system"
     for name, text in stage1.units(manifest.apps, unit_opts).items():
         _write(unit_dir / name, text)
-    for unit in stage1.masked_units(_host_socket_wants()):
-        if not (unit_dir / unit).exists():
-            os.symlink("/dev/null", unit_dir / unit)
+    for unit in stage1.HOST_UNITS:
+        host = Path("/usr/lib/systemd/system") / unit
+        if host.exists() and not (unit_dir / unit).exists():
+            os.symlink(host, unit_dir / unit)
     for sock in stage1.socket_wants(manifest.apps, unit_opts):
         os.symlink(f"../{sock}", unit_dir / "sockets.target.wants" / sock)
-
-
-def _host_socket_wants() -> list[str]:
-    names: list[str] = []
-    for d in ("/usr/lib/systemd/system/sockets.target.wants",
-              "/usr/local/lib/systemd/system/sockets.target.wants"):
-        try:
-            names.extend(os.listdir(d))
-        except OSError:
-            pass
-    return names
 
 
 def load_run_options(pod: Pod, overrides: RunOptions | None, debug: bool) -> RunOptions:

@@ -286,15 +286,22 @@ def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dic
     return files
 
 
-def masked_units(host_wants: Sequence[str]) -> list[str]:
-    """Units the host's /usr pulls into sockets.target that a pod must not start.
-
-    The pod's systemd reads unit directories (and their .wants/) from the host's
-    /usr; host sockets such as dbus.socket have default dependencies and would drag
-    in sysinit.target and everything behind it. They are masked in the pod.
-    """
-    # journald's own sockets are needed: app output goes to the journal.
-    return sorted({u for u in host_wants if not u.startswith("systemd-journald")})
+# The host units a pod's systemd may need: journald for the apps' output, and the
+# targets and services of the ways a pod ends. The pod's systemd looks for units only
+# in its /etc/systemd/system (SYSTEMD_UNIT_PATH), where these are symlinks into the
+# host's /usr: it neither reads nor can start the hundreds of other host units.
+HOST_UNITS = (
+    "-.slice", "system.slice",
+    "systemd-journald.service", "systemd-journald.socket", "systemd-journald-dev-log.socket",
+    "systemd-journald-audit.socket", "systemd-journal-flush.service",
+    "shutdown.target", "umount.target", "final.target",
+    "exit.target", "systemd-exit.service",
+    "halt.target", "systemd-halt.service",
+    "poweroff.target", "systemd-poweroff.service",
+    "reboot.target", "systemd-reboot.service",
+    "kexec.target", "systemd-kexec.service",
+)
+UNIT_PATH = "/etc/systemd/system"
 
 
 def socket_wants(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> list[str]:

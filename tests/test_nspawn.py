@@ -14,7 +14,8 @@ DOCUMENT = ("--boot --register=true --link-journal=try-guest --quiet --keep-unit
             "--default-standard-output=tty --log-target=null --log-level=warning --show-status=0")
 
 HOST_FLAVOR = ["--bind-ro=/usr", "--tmpfs=/usr/lib/systemd/system-generators:mode=0755",
-               "--tmpfs=/usr/lib/systemd/system-environment-generators:mode=0755"]
+               "--tmpfs=/usr/lib/systemd/system-environment-generators:mode=0755",
+               "--setenv=SYSTEMD_UNIT_PATH=/etc/systemd/system"]
 
 
 def test_argv_matches_the_document() -> None:

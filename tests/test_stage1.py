@@ -205,4 +205,5 @@ def test_skeleton() -> None:
     assert "ID=" not in files["etc/os-release"]
     assert stage1.SKELETON_LINKS["lib64"] == "usr/lib64"
     assert "usr" in stage1.SKELETON_DIRS
-    assert stage1.masked_units(["dbus.socket", "systemd-journald.socket"]) == ["dbus.socket"]
+    assert {"systemd-journald.socket", "exit.target", "poweroff.target"} <= set(stage1.HOST_UNITS)
+    assert stage1.UNIT_PATH == "/etc/systemd/system"
