@@ -43,6 +43,8 @@ class Globals:
     dir: Path = field(default_factory=lambda: Path(os.environ.get(DIR_ENV, DEFAULT_DIR)))
     debug: bool = False
     insecure: frozenset[str] = frozenset()
+    local_config: Path = Path("/etc/rkt")
+    system_config: Path = Path("/usr/lib/rkt")
 
     def fetch_policy(self, pull_policy: str = "new") -> FetchPolicy:
         ins = self.insecure
@@ -51,6 +53,8 @@ class Globals:
             insecure_http=bool(ins & {"http", "all-fetch", "all"}),
             insecure_tls=bool(ins & {"tls", "all-fetch", "all"}),
             pull_policy=pull_policy,
+            local_config=self.local_config,
+            system_config=self.system_config,
         )
 
 
@@ -104,6 +108,10 @@ def split_globals(argv: list[str]) -> tuple[Globals, list[str]]:
                     g.insecure = parse_insecure(val)
                 elif key == "debug":
                     g.debug = _bool(val, key) if eq else True
+                elif key == "local-config":
+                    g.local_config = Path(val)
+                elif key == "system-config":
+                    g.system_config = Path(val)
                 elif key == "trust-keys-from-https":
                     pass
                 i += 1
@@ -732,6 +740,78 @@ def cmd_version(g: Globals, argv: list[str]) -> int:
     return 0
 
 
+def cmd_trust(g: Globals, argv: list[str]) -> int:
+    from . import trust
+
+    p = Parser(prog="rkt trust")
+    p.add_argument("keyfiles", nargs="*")
+    p.add_argument("--prefix")
+    p.add_argument("--root", action="store_true")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--remove", metavar="FINGERPRINT")
+    p.add_argument("--skip-fingerprint-review", action="store_true")
+    ns = p.parse_args(argv)
+    store = trust.KeyStore(g.local_config, g.system_config)
+    if ns.list:
+        rows = [["PREFIX", "FINGERPRINT", "USER ID"]]
+        for k in store.keys():
+            try:
+                uid = next(iter(trust.read_key(k.path.read_bytes()).user_ids), "")
+            except RktError:
+                uid = "(unreadable key)"
+            rows.append([k.prefix or "(root)", k.fingerprint, uid])
+        sys.stdout.write(tabwrite(rows))
+        return 0
+    if ns.remove:
+        gone = store.remove(ns.remove, prefix=ns.prefix, root=ns.root)
+        if not gone:
+            die(f"no trusted key {ns.remove} under {g.local_config / 'trustedkeys'}")
+        for path in gone:
+            print(f'Removed key at "{path}"')
+        return 0
+    if ns.root == bool(ns.prefix):
+        die("give either --prefix=PREFIX or --root",
+            hint="rkt trust --prefix=coreos.com/etcd KEYFILE, or rkt trust --root KEYFILE")
+    if not ns.keyfiles:
+        die("no key file given", hint="rkt_ref trusts local key files: rkt trust "
+            "--prefix=PREFIX KEYFILE (fetching keys by discovery is not supported)")
+    keys = []
+    for path in ns.keyfiles:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            die(f"cannot read key file {path}: {e.strerror}")
+        keys.append((path, trust.read_key(data)))  # all parsed before anything is stored
+    what = "the root prefix" if ns.root else f'prefix "{ns.prefix}"'
+    for path, key in keys:
+        print(f'Prefix: "{ns.prefix or "*"}"\nKey: "{path}"\n'
+              f"GPG key fingerprint is: {key.spaced}")
+        for uid in key.user_ids:
+            print(f"\t{uid}")
+        # Review only where someone can answer; scripts and units trust what they are given.
+        if not ns.skip_fingerprint_review and sys.stdin.isatty():
+            answer = input("Are you sure you want to trust this key (yes/no)? ")
+            if answer.strip().lower() not in ("y", "yes"):
+                die("not trusting the key")
+            print(f'Trusting "{path}" for {what} after fingerprint review.')
+        else:
+            print(f'Trusting "{path}" for {what} without fingerprint review.')
+        dest = store.add(key, None if ns.root else ns.prefix)
+        print(f'Added {"root " if ns.root else ""}key for {what} at "{dest}"')
+    return 0
+
+
+def cmd_api_service(g: Globals, argv: list[str]) -> int:
+    from . import api
+
+    p = Parser(prog="rkt api-service")
+    p.add_argument("--listen", default=api.DEFAULT_LISTEN)
+    ns = p.parse_args(argv)
+    return api.serve(g.dir, ns.listen, api.ServiceFlags(
+        dir=str(g.dir), local_config=str(g.local_config), system_config=str(g.system_config),
+        insecure=",".join(sorted(g.insecure))))
+
+
 VERBS: dict[str, Callable[[Globals, list[str]], int]] = {
     "run": cmd_run,
     "prepare": cmd_prepare,
@@ -745,6 +825,8 @@ VERBS: dict[str, Callable[[Globals, list[str]], int]] = {
     "enter": cmd_enter,
     "gc": cmd_gc,
     "version": cmd_version,
+    "trust": cmd_trust,
+    "api-service": cmd_api_service,
 }
 
 

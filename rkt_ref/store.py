@@ -253,20 +253,28 @@ class FetchPolicy:
     insecure_http: bool = False
     insecure_tls: bool = False
     pull_policy: str = "new"  # never | new | update
+    local_config: Path = Path("/etc/rkt")  # trusted keys: <config>/trustedkeys/...
+    system_config: Path = Path("/usr/lib/rkt")
 
 
-def _require_signature(where: str, asc_exists: bool, policy: FetchPolicy) -> None:
-    if policy.insecure_image:
-        return
-    if not asc_exists:
-        raise RktError(
-            f"error opening signature file: open {where}: no such file or directory",
-            hint="pass --insecure-options=image to use an unsigned image",
-        )
-    raise RktError(
-        f"cannot verify signature {where}: signature verification is not implemented yet",
-        hint="pass --insecure-options=image to skip signature verification",
+def _no_signature(where: str) -> RktError:
+    return RktError(
+        f"error opening signature file: open {where}: no such file or directory",
+        hint="pass --insecure-options=image to use an unsigned image",
     )
+
+
+def _verify(aci: Path, asc: Path, where: str, policy: FetchPolicy) -> None:
+    """Refuse the image unless a key trusted for its name signed it (rkt_ref/trust.py)."""
+    import sys
+
+    from . import archive, trust
+
+    keys = trust.KeyStore(policy.local_config, policy.system_config)
+    signer = trust.verify_image(aci, asc, keys, where,
+                                lambda: archive.read_manifest(aci).name)
+    print(f"image: signature verified:\n  {signer.user_id or signer.fingerprint}",
+          file=sys.stderr)
 
 
 def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
@@ -314,7 +322,10 @@ def _fetch_file(store: Store, path: Path, policy: FetchPolicy) -> ImageInfo:
             else f"{path} is not a regular file")
     log.debug("image: using image from file %s", path)
     asc = path.with_name(path.name + ".asc")
-    _require_signature(str(asc), asc.exists(), policy)
+    if not policy.insecure_image:
+        if not asc.is_file():
+            raise _no_signature(str(asc))
+        _verify(path, asc, str(path), policy)
     return store.import_file(path)
 
 
@@ -323,17 +334,27 @@ def _fetch_url(store: Store, aci_url: str, asc_url: str, policy: FetchPolicy) ->
 
     from . import archive, discovery
 
+    sig_fd, sig_name = -1, ""
     if not policy.insecure_image:
-        _require_signature(asc_url, discovery.exists(asc_url, insecure_tls=policy.insecure_tls),
-                           policy)
+        if not discovery.exists(asc_url, insecure_tls=policy.insecure_tls):
+            raise _no_signature(asc_url)
+        sig_fd, sig_name = tempfile.mkstemp(prefix="fetch-", suffix=".asc", dir=store._dir("tmp"))
     fd, name = tempfile.mkstemp(prefix="fetch-", dir=store._dir("tmp"))
     try:
         discovery.download(aci_url, fd, insecure_tls=policy.insecure_tls,
                            limit=archive.DEFAULT_LIMITS.max_total_bytes)
         os.close(fd)
         fd = -1
+        if sig_name:
+            discovery.download(asc_url, sig_fd, insecure_tls=policy.insecure_tls, limit=1 << 20)
+            os.close(sig_fd)
+            sig_fd = -1
+            _verify(Path(name), Path(sig_name), aci_url, policy)
         return store.import_file(Path(name))
     finally:
-        if fd >= 0:
-            os.close(fd)
+        for f in (fd, sig_fd):
+            if f >= 0:
+                os.close(f)
         os.unlink(name)
+        if sig_name:
+            os.unlink(sig_name)
