@@ -182,9 +182,18 @@ class Store:
         from . import archive
 
         limits = limits or archive.DEFAULT_LIMITS
+        # `rkt run /srv/aci/x.aci` in a unit re-imports the same file on every start;
+        # hashing the uncompressed tar is the slow part, so remember file -> ID.
+        seen = self._seen_path(path)
+        if seen is not None and seen.exists():
+            known = seen.read_text().strip()
+            if self._info_path(known).exists() and self.tree(known).is_dir():
+                log.debug("store: %s already imported as %s", path, known)
+                return self.get(known)
         iid = image_id(path, limits)
         if self._info_path(iid).exists() and self.tree(iid).is_dir():
             log.debug("store: %s already present", iid)
+            self._remember(seen, iid)
             return self.get(iid)
         tmp = Path(tempfile.mkdtemp(prefix="import-", dir=self._dir("tmp")))
         try:
@@ -202,9 +211,33 @@ class Store:
                 info = ImageInfo(iid, manifest.name, manifest.label("version") or "", now, now,
                                  size)
                 _write_json(self._info_path(iid), asdict(info))
+            self._remember(seen, iid)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return info
+
+    def _seen_path(self, path: Path) -> Path | None:
+        """Where the ID of this exact file (path, inode, size, mtime) is remembered."""
+        import hashlib
+
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = f"{os.path.realpath(path)}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0" \
+              f"{st.st_mtime_ns}\0{st.st_ctime_ns}"
+        return self.root / "files" / hashlib.sha256(key.encode()).hexdigest()
+
+    def _remember(self, seen: Path | None, image_id: str) -> None:
+        if seen is None:
+            return
+        try:
+            seen.parent.mkdir(parents=True, exist_ok=True)
+            tmp = seen.with_suffix(".tmp")
+            tmp.write_text(image_id + "\n")
+            os.replace(tmp, seen)
+        except OSError as e:  # only a cache
+            log.debug("store: cannot remember %s: %s", seen, e)
 
     def touch(self, image_id: str) -> None:
         """Record that a pod used the image now (LAST USED)."""
