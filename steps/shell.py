@@ -30,7 +30,9 @@ def _resolve(script: str, request: pytest.FixtureRequest) -> str:
 
 def run_script(vm: Machine, script: str, request: pytest.FixtureRequest) -> CommandResult:
     """Run the docstring with /bin/sh, one command per line, stopping at the first failure."""
-    return vm.sh("set -e\n" + _resolve(script, request), timeout=300)
+    # `sh -ec SCRIPT`, not "set -e" + a newline: a one-line command then shows in ps and
+    # systemd-cgls as one line, as the document's own commands do.
+    return vm.run(["/bin/sh", "-ec", _resolve(script, request)], timeout=300)
 
 
 @when("I run as root:", target_fixture="command")

@@ -909,3 +909,24 @@ def test_exec_status() -> None:
     (run,) = parse_exec_status(text)
     assert (run["path"], run["pid"], run["code"], run["status"]) == (
         "/usr/bin/rkt", "8263", "exited", "0/0")
+
+
+def test_cgls_command_line_with_a_newline() -> None:
+    text = (
+        "Control group /system.slice:\n"
+        "└─qemu-guest-agent.service (#1409)\n"
+        "  ├─188 /usr/sbin/qemu-ga\n"
+        "  ├─401 /bin/sh -c set -e\n"
+        "systemd-cgls\n"
+        "  └─402 systemd-cgls\n"
+    )
+    node = parse_cgls(text).node("/system.slice/qemu-guest-agent.service")
+    assert node is not None
+    assert [p.pid for p in node.processes] == [188, 401, 402]
+    assert node.processes[1].cmdline == "/bin/sh -c set -e\nsystemd-cgls"
+
+
+def test_cgls_truncated_cgroup_name() -> None:
+    tree = parse_cgls("Control group /:\n-.slice\n└─system.slice (#60)\n  └─systemd-udevd.service … (#1096)\n")
+    (node,) = tree.node("/system.slice").children
+    assert (node.name, node.cgroup_id) == ("systemd-udevd.service …", 1096)

@@ -156,6 +156,7 @@ def parse_cgls(text: str, root_path: str = "/") -> CgroupTree:
             lines = lines[1:]
     root = _Draft(root_path)
     stack: list[_Draft] = [root]  # stack[k] = the node whose children are at level k
+    last_owner: _Draft | None = None  # the node of the process printed on the line before
     for i, line in enumerate(lines):
         if _XATTR.match(line):
             continue
@@ -163,12 +164,20 @@ def parse_cgls(text: str, root_path: str = "/") -> CgroupTree:
         if m is None:
             if i == 0 and not line.startswith(" "):
                 continue  # root label such as "-.slice" printed by systemd 252
+            if last_owner is not None:
+                # A command line with a newline in an argument (sh -c 'a\nb') goes on
+                # unindented on the next line.
+                prev = last_owner.processes.pop()
+                last_owner.processes.append(
+                    CgroupProcess(prev.pid, prev.cmdline + "\n" + line, prev.truncated))
+                continue
             raise ValueError(f"not a systemd-cgls tree line: {line!r}")
         level = len(m["indent"]) // 2
         if level >= len(stack):
             raise ValueError(f"tree line deeper than its parent: {line!r}")
         parent = stack[level]
         proc = _process(m["rest"])
+        last_owner = parent if proc is not None else None
         if proc is not None:
             parent.processes.append(proc)
             continue
