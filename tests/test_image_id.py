@@ -10,6 +10,9 @@ import lzma
 import tarfile
 from pathlib import Path
 
+import pytest
+
+from rkt_ref import store as store_module
 from rkt_ref.store import ID_PREFIX, Store, image_id, short_id
 
 MANIFEST = json.dumps({"acKind": "ImageManifest", "acVersion": "0.8.11",
@@ -57,3 +60,20 @@ def test_same_content_imports_once(tmp_path: Path) -> None:
     assert store.resolve("example.com/app:1.0").id == a.id
     assert store.resolve(short_id(a.id, 12)).id == a.id
     assert store.manifest(a.id).name == "example.com/app"
+
+
+def test_reimporting_the_same_file_skips_hashing(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    aci = tmp_path / "a.aci"
+    aci.write_bytes(gzip.compress(plain_tar()))
+    store = Store(tmp_path / "rkt")
+    first = store.import_file(aci)
+
+    def no_hashing(*a: object, **k: object) -> str:
+        raise AssertionError("the file was hashed again")
+
+    monkeypatch.setattr(store_module, "image_id", no_hashing)
+    assert store.import_file(aci).id == first.id
+    aci.write_bytes(plain_tar())  # changed file: hashed again
+    with pytest.raises(AssertionError, match="hashed again"):
+        store.import_file(aci)
