@@ -297,10 +297,7 @@ def cmd_prepare(g: Globals, argv: list[str]) -> int:
     run = stage0.RunOptions(debug=g.debug)
     pod = stage0.prepare(g.dir, _pod_request(ns, apps, g, False), run, target=Dir.PREPARED)
     pod.unlock()
-    if not ns.quiet:
-        print(pod.uuid)
-    else:
-        print(pod.uuid)
+    print(pod.uuid)  # with or without --quiet: scripts read the UUID from stdout
     return 0
 
 

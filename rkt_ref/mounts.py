@@ -98,6 +98,3 @@ def unmount_all(path: Path) -> None:
         except CommandError:
             proc.run(["umount", "--lazy", str(mp)], check=False)
 
-
-def is_mountpoint(path: Path) -> bool:
-    return os.path.ismount(path)

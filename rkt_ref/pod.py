@@ -17,7 +17,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -424,7 +424,3 @@ class Embryo:
         finally:
             self.pod.unlock()
 
-
-def iter_state_dirs(pods: Pods) -> Iterator[Path]:
-    for d in Dir:
-        yield pods.root / d
