@@ -90,7 +90,7 @@ Feature: Advanced unit file — environment, ordering, limits, fetch and gc
     # rkt 1.30 shows a pod moved to exited-garbage as "exited garbage".
     And rkt lists the pod as "exited garbage" within 30 seconds
 
-  @pending @issue-6 @api
+  @api
   Scenario: After the stop, the API service reports the pod's gc_marked_at
     Given the unit was started and its pod's app printed its environment
     When I run as root:
@@ -99,3 +99,9 @@ Feature: Advanced unit file — environment, ordering, limits, fetch and gc
       """
     Then the unit is inactive with result "success" within 60 seconds
     And the API service reports a gc_marked_at for the pod no earlier than the stop
+
+  @api
+  Scenario: The API service reports the running pod as rkt status does
+    Given the unit was started and its pod's app printed its environment
+    When I start the API service
+    Then the API service reports the pod as "rkt status" does

@@ -30,6 +30,8 @@ pytest_plugins = [
     "steps.ps",
     "steps.cgls",
     "steps.sockets",
+    "steps.api",
+    "steps.trust",
 ]
 
 _NEEDS = "needs-"

@@ -320,7 +320,7 @@ def check_signature(data: Path, signature: Path, keys: list[TrustedKey], what: s
             f"image signature verification failed for {what}: "
             "openpgp: signature made by unknown entity (no trusted keys)",
             hint="trust the signer's key with 'rkt trust --prefix=PREFIX KEYFILE', or "
-            + _INSECURE_HINT.removeprefix("pass "))
+            + _INSECURE_HINT)
     with tempfile.TemporaryDirectory(prefix="rkt-gpgv-") as tmp:
         home = Path(tmp)
         os.chmod(home, 0o700)
@@ -355,5 +355,5 @@ def verify_image(data: Path, signature: Path, store: KeyStore, what: str,
             f"image signature verification failed for {what}: key {signer.fingerprint} is "
             f"trusted for prefix {', '.join(where)}, not for image {name!r}",
             hint=f"trust the key for the image with 'rkt trust --prefix={name} KEYFILE', or "
-            + _INSECURE_HINT.removeprefix("pass "))
+            + _INSECURE_HINT)
     return signer
