@@ -134,6 +134,26 @@ def _resolve_link(member_path: str, target: str) -> str | None:
     return "/".join([ROOTFS, *parts])
 
 
+def _check_special_bits(name: str, m: tarfile.TarInfo) -> None:
+    """setuid/setgid only where they are safe: on files nobody else can rewrite.
+
+    A setuid root binary that group or others may write is a root shell for any user of
+    the pod; setuid/setgid on a FIFO means nothing but a mistake or an attack. (setgid on
+    directories is the usual group inheritance and stays allowed.)
+    """
+    bits = m.mode & (stat.S_ISUID | stat.S_ISGID)
+    if not bits or m.isdir() or m.issym() or m.islnk():
+        return
+    what = "setuid" if bits & stat.S_ISUID else "setgid"
+    if not m.isfile():
+        raise ArchiveError(f"archive member {name!r}: {what} is allowed on regular files only")
+    if m.mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ArchiveError(
+            f"archive member {name!r} is {what} and writable by group or others; "
+            "refusing it"
+        )
+
+
 def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMITS) -> None:
     """Reject anything unsafe or not ACI-shaped; raises ArchiveError naming the member."""
     if len(members) > limits.max_members:
@@ -198,6 +218,7 @@ def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMIT
             )
         elif not (m.isfile() or m.isdir() or m.isfifo()):
             raise ArchiveError(f"archive member {name!r} has an unsupported type")
+        _check_special_bits(name, m)
         if m.isfile():
             total += m.size
             if total > limits.max_total_bytes:
@@ -244,7 +265,10 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
     except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as e:
         if isinstance(e, RktError):
             raise
-        raise ArchiveError(f"{path}: not a valid ACI archive: {e}") from None
+        # tarfile's "could not be opened" lists every method tried, one per line.
+        why = str(e) if "\n" not in str(e) else \
+            "not a tar file (plain, or gzip, bzip2 or xz compressed)"
+        raise ArchiveError(f"{path}: not a valid ACI archive: {why}") from None
 
 
 def extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:

@@ -218,10 +218,12 @@ def split_run_args(argv: list[str]) -> tuple[list[str], list[stage0.AppRequest]]
     return pod_flags, [stage0.AppRequest(**a) for a in apps]
 
 
+# Flags whose value may follow as the next word. rkt's boolean flags (--inherit-env,
+# --interactive, --no-overlay, --private-users, --mds-register) take one only as
+# --flag=VALUE, as Go's flag package does: `--inherit-env IMAGE` runs IMAGE.
 RUN_VALUE_FLAGS = {"set-env", "set-env-file", "uuid-file-save", "net", "port", "pull-policy",
                    "stage1-name", "stage1-hash", "stage1-url", "stage1-path", "stage1-from-dir",
-                   "dns", "dns-search", "dns-opt", "dns-domain", "hostname", "hosts-entry",
-                   "mds-register", "private-users", "no-overlay", "inherit-env", "interactive"}
+                   "dns", "dns-search", "dns-opt", "dns-domain", "hostname", "hosts-entry"}
 
 
 def _run_parser(prog: str, prepare_only: bool = False) -> Parser:
@@ -341,6 +343,8 @@ def cmd_fetch(g: Globals, argv: list[str]) -> int:
     p.add_argument("--no-store", action="store_true")
     p.add_argument("--store-only", action="store_true")
     ns = p.parse_args(argv)
+    if ns.no_store and ns.store_only:
+        die("--no-store and --store-only cannot be used together")
     pull = "update" if ns.no_store else "never" if ns.store_only else ns.pull_policy
     store = Store(g.dir)
     for image in ns.images:

@@ -33,6 +33,9 @@ def read_env_file(path: str) -> dict[str, str]:
         text = Path(path).read_text()
     except OSError as e:
         die(f"cannot read environment file {path}: {e.strerror}")
+    except UnicodeDecodeError as e:
+        die(f"cannot read environment file {path}: not UTF-8 text ({e.reason} at byte "
+            f"{e.start})")
     out: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()

@@ -372,6 +372,16 @@ class App:
         return None
 
 
+def _load_json(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{what} is not valid JSON: {e}") from None
+    except RecursionError:
+        # json's C decoder recurses per nesting level: '[[[[…' is hostile input too.
+        raise ManifestError(f"{what} is not valid JSON: nested too deeply") from None
+
+
 def _check_kind_version(obj: dict[str, Any], kind: Kind) -> str:
     if obj.get("acKind") != kind:
         raise ManifestError(f"acKind must be {str(kind)!r}, got {obj.get('acKind')!r}")
@@ -402,11 +412,7 @@ class ImageManifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ImageManifest:
-        try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ManifestError(f"image manifest is not valid JSON: {e}") from None
-        return cls.from_json(raw)
+        return cls.from_json(_load_json(data, "image manifest"))
 
     def label(self, name: str) -> str | None:
         for lb in self.labels:
@@ -506,11 +512,7 @@ class PodManifest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> PodManifest:
-        try:
-            raw = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ManifestError(f"pod manifest is not valid JSON: {e}") from None
-        return cls.from_json(raw)
+        return cls.from_json(_load_json(data, "pod manifest"))
 
     def to_json(self) -> dict[str, Any]:
         return {"acVersion": self.ac_version, "acKind": str(Kind.POD),
