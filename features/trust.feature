@@ -13,7 +13,7 @@ Feature: Image trust — only images signed by a key trusted for their name are 
 
   Scenario: A signed coreos.com/etcd fetched through discovery is trusted by its prefix
     Given a discovery server on this host for "coreos.com/etcd" serving "/srv/aci/etcd.aci" signed as "/srv/aci/etcd.aci.asc"
-    And rkt image list still does not show "coreos.com/etcd"
+    And rkt image list does not show "coreos.com/etcd"
     When I run as root:
       """
       rkt trust --prefix=coreos.com/etcd /srv/aci/keys/coreos.com.asc
