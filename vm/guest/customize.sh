@@ -31,9 +31,16 @@ printf '[Manager]\nDefaultTimeoutStopSec=20s\nDefaultTimeoutStartSec=60s\n' \
     > "$root/etc/systemd/system.conf.d/harness.conf"
 printf '[Journal]\nStorage=volatile\nRateLimitBurst=0\n' > "$root/etc/systemd/journald.conf.d/harness.conf"
 
-# The packages' own services are stand-ins for pod apps, never host services;
-# and nothing that only costs boot time under emulation.
-for unit in etcd.service redis-server.service docker-registry.service apt-daily.timer apt-daily-upgrade.timer \
+# etcd and redis are here only as the binaries the stand-in ACIs are built from: the
+# host must have no etcd.service or redis service of its own, so that the document's
+# /etc/systemd/system/etcd.service is the only one (a mask would be in its way).
+rm -f "$root"/lib/systemd/system/etcd.service "$root"/etc/init.d/etcd \
+      "$root"/lib/systemd/system/redis-server*.service "$root"/etc/init.d/redis-server
+find "$root/etc/systemd/system" -name 'etcd.service' -o -name 'redis-server*.service' \
+    | xargs -r rm -f
+
+# Nothing that only costs boot time under emulation, and no registry of its own.
+for unit in docker-registry.service apt-daily.timer apt-daily-upgrade.timer \
             e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
             systemd-timesyncd.service getty@tty1.service; do
     chroot "$root" systemctl disable "$unit" >/dev/null 2>&1 || true
