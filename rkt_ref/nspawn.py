@@ -27,8 +27,12 @@ def argv(
     extra: Sequence[str] = (),
     nspawn: str = NSPAWN,
     debug: bool = False,
+    capabilities: Sequence[Sequence[str]] = (),
 ) -> list[str]:
-    """The nspawn argv; relative --directory, so run it from the pod directory."""
+    """The nspawn argv; relative --directory, so run it from the pod directory.
+
+    `capabilities` holds each app's capability set: like rkt, one --capability= per app.
+    """
     args = [
         nspawn,
         "--boot",
@@ -51,6 +55,7 @@ def argv(
         # and only the pod's own unit directory (see stage1.HOST_UNITS)
         f"--setenv=SYSTEMD_UNIT_PATH={UNIT_PATH}",
         *extra,
+        *(f"--capability={','.join(caps)}" for caps in capabilities if caps),
         "--",
         *(DEBUG_INIT_ARGS if debug else INIT_ARGS),
     ]

@@ -263,6 +263,43 @@ class IsolatorName(StrEnum):
     CPU = "resource/cpu"
     CPU_SHARES = "os/linux/cpu-shares"
     OOM_SCORE_ADJ = "os/linux/oom-score-adj"
+    CAPS_RETAIN = "os/linux/capabilities-retain-set"
+    CAPS_REMOVE = "os/linux/capabilities-remove-set"
+    NO_NEW_PRIVILEGES = "os/linux/no-new-privileges"
+
+
+# appc ace.md "Linux Isolators": the capabilities an app keeps when its image asks for
+# neither a retain nor a remove set; rkt passes them to nspawn (--capability=) and to
+# the app's unit (CapabilityBoundingSet=), in this order.
+DEFAULT_CAPABILITIES = (
+    "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",
+    "CAP_KILL", "CAP_MKNOD", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE", "CAP_SETUID",
+    "CAP_SETGID", "CAP_SETPCAP", "CAP_SETFCAP", "CAP_SYS_CHROOT",
+)
+# Every capability Linux knows (capability.h, 0-40).
+LINUX_CAPABILITIES = frozenset({
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+})
+
+
+def _capability_set(value: Any, name: str) -> tuple[str, ...]:
+    obj = _obj(value, f"isolator {name} value")
+    caps = _list(obj.get("set"), f"isolator {name} set")
+    if not caps:
+        raise ManifestError(f"isolator {name}: set must be non-empty")
+    for cap in caps:
+        if cap not in LINUX_CAPABILITIES:
+            raise ManifestError(f"isolator {name}: {cap!r} is not a Linux capability "
+                                "(capabilities are named like CAP_NET_BIND_SERVICE)")
+    return tuple(caps)
 
 
 @dataclass(frozen=True)
@@ -292,6 +329,12 @@ class Isolator:
             v = _int(self.value, "isolator os/linux/cpu-shares value")
             if not 2 <= v <= 262144:
                 raise ManifestError("isolator os/linux/cpu-shares: value must be in 2-262144")
+        elif self.name in (IsolatorName.CAPS_RETAIN, IsolatorName.CAPS_REMOVE):
+            _capability_set(self.value, self.name)
+        elif self.name == IsolatorName.NO_NEW_PRIVILEGES:
+            if not isinstance(self.value, bool):
+                raise ManifestError("isolator os/linux/no-new-privileges: value must be a "
+                                    "boolean")
         elif self.name == IsolatorName.OOM_SCORE_ADJ:
             v = _int(self.value, "isolator os/linux/oom-score-adj value")
             if not -1000 <= v <= 1000:
@@ -349,6 +392,10 @@ class App:
             raise ManifestError("port names must be unique")
         mps = tuple(MountPoint.from_json(m) for m in _list(obj.get("mountPoints"), "mountPoints"))
         isos = tuple(Isolator.from_json(i) for i in _list(obj.get("isolators"), "isolators"))
+        names = {i.name for i in isos}
+        if {IsolatorName.CAPS_RETAIN, IsolatorName.CAPS_REMOVE} <= names:
+            raise ManifestError("cannot have both os/linux/capabilities-retain-set and "
+                                "os/linux/capabilities-remove-set")
         gids = tuple(_int(g, "supplementaryGIDs") for g in _list(obj.get("supplementaryGIDs"),
                                                                    "supplementaryGIDs"))
         return cls(exec_, user, group, wd, tuple(env), isos, mps, ports, gids)
@@ -370,6 +417,19 @@ class App:
             if iso.name == name:
                 return iso
         return None
+
+    def capabilities(self) -> tuple[str, ...]:
+        """The app's capability bounding set, as rkt computes it from the isolators."""
+        retain = self.isolator(IsolatorName.CAPS_RETAIN)
+        if retain is not None:
+            return _capability_set(retain.value, retain.name)
+        remove = self.isolator(IsolatorName.CAPS_REMOVE)
+        gone = _capability_set(remove.value, remove.name) if remove is not None else ()
+        return tuple(c for c in DEFAULT_CAPABILITIES if c not in gone)
+
+    def no_new_privileges(self) -> bool:
+        iso = self.isolator(IsolatorName.NO_NEW_PRIVILEGES)
+        return iso is not None and iso.value is True
 
 
 def _load_json(data: bytes, what: str) -> Any:

@@ -266,8 +266,11 @@ def exec_pod(pod: Pod, run: RunOptions) -> NoReturn:
     if plan.networks:
         (pod.path / "networks.json").write_text(json.dumps(plan.networks))
     pod.keep_lock_across_exec()
+    manifest = pod.manifest()
     args = nspawn.argv(pod.uuid, keep_unit=nspawn.running_in_service(),
-                       extra=plan.nspawn_args, nspawn=nspawn.find_nspawn(), debug=run.debug)
+                       extra=plan.nspawn_args, nspawn=nspawn.find_nspawn(), debug=run.debug,
+                       capabilities=[a.app.capabilities() for a in manifest.apps]
+                       if manifest else ())
     if run.interactive:
         # the app talks to the terminal through the pod's console
         args.insert(args.index("--"), "--console=interactive")

@@ -147,6 +147,7 @@ def prepare_app_service() -> str:
         ("Unit", [("Description", "Prepare minimum environment for chrooted applications"),
                   ("DefaultDependencies", "no"), ("OnFailureJobMode", "fail")]),
         ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
+                     ("CapabilityBoundingSet", "CAP_SYS_ADMIN CAP_DAC_OVERRIDE CAP_MKNOD"),
                      ("ExecStart", "/usr/bin/mount --rbind /dev %I/dev"),
                      ("ExecStart", "/usr/bin/mount --rbind /proc %I/proc"),
                      ("ExecStart", "/usr/bin/mount --rbind /sys %I/sys")]),
@@ -226,6 +227,10 @@ def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptio
     if options.supplementary_gids:
         service.append(("SupplementaryGroups",
                         " ".join(str(g) for g in options.supplementary_gids)))
+    # rkt's least privilege: the appc default capabilities (or the image's retain/remove
+    # set) bound the app, and NoNewPrivileges only where the image asks for it.
+    service.append(("CapabilityBoundingSet", " ".join(app.app.capabilities())))
+    service.append(("NoNewPrivileges", "true" if app.app.no_new_privileges() else "false"))
     service.append(("SyslogIdentifier", name))
     if options.interactive:
         service += [("StandardInput", "tty-force"), ("StandardOutput", "tty"),

@@ -210,6 +210,13 @@ CASES: dict[str, Case] = {
         {"name": "resource/memory", "value": {"limit": "lots"}}]),
     "bad-cpu-shares-isolator": bad_manifest("2-262144", app_isolators=[
         {"name": "os/linux/cpu-shares", "value": 1}]),
+    "bad-capability-isolator": bad_manifest("not a Linux capability", app_isolators=[
+        {"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_NOPE"]}}]),
+    "retain-and-remove-capabilities": bad_manifest("cannot have both", app_isolators=[
+        {"name": "os/linux/capabilities-retain-set", "value": {"set": ["CAP_KILL"]}},
+        {"name": "os/linux/capabilities-remove-set", "value": {"set": ["CAP_CHOWN"]}}]),
+    "bad-no-new-privileges": bad_manifest("must be a boolean", app_isolators=[
+        {"name": "os/linux/no-new-privileges", "value": "yes"}]),
     "duplicate-ports": bad_manifest("unique", app_ports=[
         {"name": "http", "protocol": "tcp", "port": 80},
         {"name": "http", "protocol": "tcp", "port": 81}]),

@@ -51,3 +51,15 @@ def test_environment_passes_socket_activation_through() -> None:
     assert env["SYSTEMD_NSPAWN_CONTAINER_SERVICE"] == "rkt"
     assert env["SYSTEMD_LOG_LEVEL"] == "err"
     assert "SYSTEMD_LOG_LEVEL" not in nspawn.environment({}, debug=True)
+
+
+def test_capabilities_as_in_the_real_capture() -> None:
+    """One --capability= per app, just before `--`, as real rkt 1.30 passes it."""
+    from rkt_ref.schema import DEFAULT_CAPABILITIES
+
+    argv = nspawn.argv(UUID, keep_unit=True, capabilities=[DEFAULT_CAPABILITIES, ()])
+    assert argv[argv.index("--") - 1] == (
+        "--capability=CAP_AUDIT_WRITE,CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FSETID,CAP_FOWNER,"
+        "CAP_KILL,CAP_MKNOD,CAP_NET_RAW,CAP_NET_BIND_SERVICE,CAP_SETUID,CAP_SETGID,"
+        "CAP_SETPCAP,CAP_SETFCAP,CAP_SYS_CHROOT")
+    assert sum(a.startswith("--capability=") for a in argv) == 1

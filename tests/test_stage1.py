@@ -43,6 +43,8 @@ WorkingDirectory=/
 EnvironmentFile=/rkt/env/etcd
 User=0
 Group=0
+CapabilityBoundingSet=CAP_AUDIT_WRITE CAP_CHOWN CAP_DAC_OVERRIDE CAP_FSETID CAP_FOWNER CAP_KILL CAP_MKNOD CAP_NET_RAW CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_SETFCAP CAP_SYS_CHROOT
+NoNewPrivileges=false
 SyslogIdentifier=etcd
 StandardOutput=journal+console
 StandardError=journal+console
@@ -96,6 +98,7 @@ OnFailureJobMode=fail
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+CapabilityBoundingSet=CAP_SYS_ADMIN CAP_DAC_OVERRIDE CAP_MKNOD
 ExecStart=/usr/bin/mount --rbind /dev %I/dev
 ExecStart=/usr/bin/mount --rbind /proc %I/proc
 ExecStart=/usr/bin/mount --rbind /sys %I/sys
@@ -207,3 +210,22 @@ def test_skeleton() -> None:
     assert "usr" in stage1.SKELETON_DIRS
     assert {"systemd-journald.socket", "exit.target", "poweroff.target"} <= set(stage1.HOST_UNITS)
     assert stage1.UNIT_PATH == "/etc/systemd/system"
+
+
+def test_capabilities_and_no_new_privileges_as_rkt_sets_them() -> None:
+    def service(isolators: list[dict[str, Any]]) -> list[str]:
+        app = runtime_app("a", "example.com/a", {"exec": ["/a"], "user": "0", "group": "0",
+                                                 "isolators": isolators})
+        text = stage1.app_service(app, ["a"], AppUnitOptions(uid=0, gid=0))
+        return [ln for ln in text.splitlines()
+                if ln.startswith(("CapabilityBoundingSet=", "NoNewPrivileges="))]
+
+    assert service([{"name": "os/linux/capabilities-retain-set",
+                     "value": {"set": ["CAP_NET_BIND_SERVICE", "CAP_KILL"]}},
+                    {"name": "os/linux/no-new-privileges", "value": True}]) == [
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_KILL", "NoNewPrivileges=true"]
+    removed = service([{"name": "os/linux/capabilities-remove-set",
+                        "value": {"set": ["CAP_NET_RAW", "CAP_MKNOD"]}}])
+    assert removed[0].startswith("CapabilityBoundingSet=CAP_AUDIT_WRITE CAP_CHOWN ")
+    assert "CAP_NET_RAW" not in removed[0] and "CAP_MKNOD" not in removed[0]
+    assert "CAP_SYS_CHROOT" in removed[0] and removed[1] == "NoNewPrivileges=false"
