@@ -223,8 +223,12 @@ class Pods:
         self.root = root / "pods"
 
     def ensure(self) -> None:
+        # As rkt's initPods: pods/ and its state directories are 0750, pod dirs too
+        # (create()): only root and the rkt group may look at pods.
         for d in Dir:
-            (self.root / d).mkdir(parents=True, exist_ok=True)
+            if not (self.root / d).is_dir():
+                self.root.mkdir(mode=0o750, parents=True, exist_ok=True)
+                (self.root / d).mkdir(mode=0o750, exist_ok=True)
 
     def create(self) -> Pod:
         """A new locked embryo with a fresh UUID."""

@@ -206,3 +206,18 @@ def test_concurrent_gc_and_runs(tmp_path: Path) -> None:
     assert pods.all() == []
     for d in Dir:
         assert os.listdir(pods.root / d) == []
+
+
+def test_pod_dirs_have_rkts_permissions(tmp_path: Path) -> None:
+    """rkt (pkg/pod): pods/, its state directories and each pod directory are 0750."""
+    old = os.umask(0o022)
+    try:
+        pods = Pods(tmp_path / "rkt")
+        with Embryo(pods) as pod:
+            pass
+    finally:
+        os.umask(old)
+    assert (pods.root.stat().st_mode & 0o7777) == 0o750
+    for d in Dir:
+        assert ((pods.root / d).stat().st_mode & 0o7777) == 0o750, d
+    assert (pod.path.stat().st_mode & 0o7777) == 0o750

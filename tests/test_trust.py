@@ -121,6 +121,21 @@ def test_layout_is_rkts(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
     assert store.keys_for("coreos.com") == []
 
 
+def test_key_permissions_are_rkts(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
+    """rkt (pkg/keystore): key directories 0755, key files 0644 (under the usual umask)."""
+    old = os.umask(0o022)
+    try:
+        p = trust.KeyStore(tmp_path / "etc").add(trust.read_key(signers[0].armored),
+                                                 "coreos.com/etcd")
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o7777) == 0o644
+    d = p.parent
+    while d != tmp_path / "etc":
+        assert (d.stat().st_mode & 0o7777) == 0o755, d
+        d = d.parent
+
+
 def test_prefix_matches_whole_segments(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
     store = trust.KeyStore(tmp_path / "etc", tmp_path / "usr")
     store.add(trust.read_key(signers[0].armored), "coreos.com")
