@@ -70,7 +70,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]*$")
 
 
 def _quote(value: str) -> str:
-    if _SAFE.match(value):
+    if _SAFE.fullmatch(value):
         return value
     escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
                .replace("`", "\\`"))

@@ -31,6 +31,8 @@ class Protocol(StrEnum):
     UDP = "udp"
 
 
+# Matched with fullmatch: `$` would accept a trailing newline ("etcd\n"), and names end
+# up in unit file names, unit files and environment files.
 _ACNAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ACIDENTIFIER = re.compile(r"^[a-z0-9]+([-._~/][a-z0-9]+)*$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
@@ -49,7 +51,7 @@ def acname(value: Any, what: str = "ACName") -> str:
     """Check the ACName rule (app, port, volume and mount point names)."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{what} cannot be empty")
-    if not _ACNAME.match(value):
+    if not _ACNAME.fullmatch(value):
         raise ManifestError(
             f"{what} {value!r} is invalid: ACName must contain only lower case alphanumerics "
             "and '-', and must start and end with an alphanumeric"
@@ -61,7 +63,7 @@ def acidentifier(value: Any, what: str = "ACIdentifier") -> str:
     """Check the ACIdentifier rule (image names, label and annotation names)."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{what} cannot be empty")
-    if not _ACIDENTIFIER.match(value):
+    if not _ACIDENTIFIER.fullmatch(value):
         raise ManifestError(
             f"{what} {value!r} is invalid: ACIdentifier must contain only lower case "
             "alphanumerics and '-._~/', and must start and end with an alphanumeric"
@@ -117,7 +119,7 @@ def parse_quantity(value: Any, what: str = "quantity") -> Decimal:
     """Parse '500m', '1G', '128Mi', '2' into a Decimal; raise with the rule otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    m = _QUANTITY.match(value) if isinstance(value, str) else None
+    m = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
     if m is None:
         raise ManifestError(
             f"{what} {value!r} is not a valid quantity (a number with an optional suffix "
@@ -198,7 +200,7 @@ class EnvVar:
 
 
 def env_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ENVNAME.match(value):
+    if not isinstance(value, str) or not _ENVNAME.fullmatch(value):
         raise ManifestError(
             f"environment variable name {value!r} is invalid: it must start with a letter or "
             "'_' and contain only alphanumerics and '_'"
@@ -446,7 +448,7 @@ def _check_kind_version(obj: dict[str, Any], kind: Kind) -> str:
     if obj.get("acKind") != kind:
         raise ManifestError(f"acKind must be {str(kind)!r}, got {obj.get('acKind')!r}")
     version = obj.get("acVersion")
-    if not isinstance(version, str) or not _SEMVER.match(version):
+    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
         raise ManifestError(f"acVersion {version!r} is not a valid semantic version")
     return version
 

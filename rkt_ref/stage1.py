@@ -65,7 +65,7 @@ _PLAIN_ARG = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 def quote_exec_arg(arg: str) -> str:
     """One ExecStart= word: `%` and `$` doubled, quoted when it holds anything special."""
     esc = arg.replace("%", "%%").replace("$", "$$")
-    if _PLAIN_ARG.match(arg):
+    if _PLAIN_ARG.fullmatch(arg):
         return esc
     esc = esc.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{esc}"'
