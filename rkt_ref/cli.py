@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,7 +287,10 @@ def cmd_run(g: Globals, argv: list[str]) -> int:
     flags, apps = split_run_args(argv)
     ns = _run_parser("rkt run").parse_args(flags)
     interactive = _bool(ns.interactive, "interactive")
-    run = stage0.RunOptions(net=netmod.parse(ns.net), interactive=interactive, debug=g.debug)
+    run = stage0.RunOptions(net=netmod.parse(ns.net), interactive=interactive, debug=g.debug,
+                            local_config=g.local_config)
+    if netmod.mode_of(run.net) == netmod.Mode.CONTAINED:
+        netmod.resolve(run.net, g.local_config)  # unknown or broken networks: fail early
     pod = stage0.prepare(g.dir, _pod_request(ns, apps, g, interactive), run, target=Dir.RUN)
     stage0.exec_pod(pod, run)
 
@@ -326,9 +330,11 @@ def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
     interactive = saved.interactive if ns.interactive is None else \
         _bool(ns.interactive, "interactive")
     run = stage0.RunOptions(net=netmod.parse(ns.net) if ns.net else saved.net,
-                            interactive=interactive, debug=g.debug)
+                            interactive=interactive, debug=g.debug, local_config=g.local_config)
+    if netmod.mode_of(run.net) == netmod.Mode.CONTAINED:
+        netmod.resolve(run.net, g.local_config)
     pod.move(Dir.RUN)
-    stage0.exec_pod(pod, run)
+    stage0.exec_pod(pod, run, on_failure=Dir.PREPARED)
 
 
 # --- images ---------------------------------------------------------------------------
@@ -462,8 +468,9 @@ def cmd_cat_manifest(g: Globals, argv: list[str]) -> int:
 
 
 def _networks(pod: Pod) -> list[dict[str, str]]:
-    # Filled in by CNI networking once it exists (net.py); host/none have none.
-    return []
+    """What CNI gave the pod (net-info.json); host and none pods have no networks."""
+    from . import net as netmod
+    return [n.to_json() for n in netmod.load_info(pod.path) if n.ip]
 
 
 def pod_json(pod: Pod) -> dict[str, Any]:
@@ -660,6 +667,7 @@ def cmd_stop(g: Globals, argv: list[str]) -> int:
     if not targets:
         die("no pod given", hint="rkt stop [--force] UUID... or --uuid-file=FILE")
     failed = 0
+    stopped: list[Pod] = []
     for pod in targets:
         pid = pod.pid()
         if pod.state() != State.RUNNING or pid is None or not pod.nspawn_alive():
@@ -669,7 +677,35 @@ def cmd_stop(g: Globals, argv: list[str]) -> int:
         # SIGTERM makes nspawn power the pod off in order; SIGKILL ends it at once.
         os.kill(pid, signal.SIGKILL if ns.force else signal.SIGTERM)
         print(f'"{pod.uuid}"')
+        stopped.append(pod)
+    _release_networks(stopped, STOP_NETWORK_WAIT)
     return 0 if failed == 0 else 254
+
+
+# How long `rkt stop` waits for stopped pods to end before leaving their network to gc.
+STOP_NETWORK_WAIT = 20.0
+
+
+def _release_networks(pods: list[Pod], timeout: float) -> None:
+    """Once a stopped pod's nspawn is gone, run CNI DEL and remove its namespace."""
+    from . import net as netmod
+    from .pod import release_network
+    pending = [p for p in pods if netmod.has_network(p.path)]
+    if not pending:
+        return
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for pod in list(pending):
+            if pod.nspawn_alive():
+                continue
+            pending.remove(pod)
+            if pod.try_lock():
+                try:
+                    release_network(pod)
+                finally:
+                    pod.unlock()
+        if pending:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
 def cmd_enter(g: Globals, argv: list[str]) -> int:

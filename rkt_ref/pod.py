@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import mounts
+from . import mounts, net
 from .errors import RktError, die
 from .schema import PodManifest
 
@@ -308,8 +308,18 @@ def read_uuid_file(path: str) -> str:
     return text
 
 
+def release_network(pod: Pod) -> None:
+    """Tear down what is left of an exited pod's network (CNI DEL, netns, port forwards)."""
+    if net.has_network(pod.path):
+        try:
+            net.teardown(pod.path, pod.uuid)
+        except RktError as e:
+            log.warning("pod %s: %s", pod.uuid, e.message)
+
+
 def delete(pod: Pod) -> bool:
     """Unmount and remove a pod directory; False if something stays mounted."""
+    release_network(pod)
     mounts.unmount_all(pod.path)
     if mounts.mountpoints_under(pod.path):
         log.warning("pod %s still has mounts; leaving it for a later gc", pod.uuid)
@@ -343,6 +353,7 @@ def gc(pods: Pods, policy: GcPolicy, *, out: TextIO = sys.stdout,
         try:
             if pod.nspawn_alive():
                 continue
+            release_network(pod)
             print(f'gc: moving pod "{pod.uuid}" to garbage', file=err)
             try:
                 pod.move(Dir.EXITED_GARBAGE)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import env as envmod
-from . import mounts, net, nspawn, stage1
+from . import mounts, net, nspawn, ports, stage1
 from .errors import RktError, die
-from .pod import Dir, Embryo, Pod, Pods
+from .pod import Dir, Embryo, Pod, Pods, delete
 from .schema import (
     App,
     ExposedPort,
@@ -70,6 +70,8 @@ class RunOptions:
     net: tuple[str, ...] = ("default",)
     interactive: bool = False
     debug: bool = False
+    # where net.d/ is (rkt's --local-config)
+    local_config: Path = Path("/etc/rkt")
 
 
 def _set_isolator(app: App, name: str, limit: str) -> App:
@@ -119,7 +121,24 @@ def exposed_ports(apps: tuple[RuntimeApp, ...], ports: tuple[tuple[str, int], ..
                 f"(declared: {listing})")
         if not 1 <= host_port <= 65535:
             die(f"host port {host_port} for {name!r} is out of range 1-65535")
+        if any(p.name == name for p in out):
+            die(f"duplicate --port for {name!r}", hint="give each port name once")
+        if any(p.host_port == host_port for p in out):
+            die(f"duplicate host port {host_port} in --port",
+                hint="each host port can be forwarded to one pod port only")
         out.append(ExposedPort(name, host_port))
+    return tuple(out)
+
+
+def forwards(manifest: PodManifest) -> tuple[ports.Forward, ...]:
+    """The --port mappings iptables forwards: those of ports that are not socket-activated."""
+    out = []
+    for exposed in manifest.ports:
+        for app in manifest.apps:
+            port = next((p for p in app.app.ports if p.name == exposed.name), None)
+            if port is not None and not port.socket_activated:
+                out.append(ports.Forward(str(port.protocol), exposed.host_port, port.port))
+                break
     return tuple(out)
 
 
@@ -256,15 +275,53 @@ def load_run_options(pod: Pod, overrides: RunOptions | None, debug: bool) -> Run
                       interactive=bool(saved.get("interactive", False)), debug=debug)
 
 
-def exec_pod(pod: Pod, run: RunOptions) -> NoReturn:
-    """Become the pod's nspawn. The caller holds the pod lock, the pod is in run/."""
+def release_stale_networks(pods: Pods, local_config: Path) -> None:
+    """Tear down the networks of pods that have exited but were not collected yet.
+
+    rkt leaves that to gc; a pod asking for a fixed address (`--net=ptp0:IP=...`) after
+    the previous pod of its unit exited would then find the address still taken.
+    """
+    for other in pods.in_dir(Dir.RUN):
+        if not net.has_network(other.path) or not other.try_lock():
+            continue  # nothing to release, or running / starting
+        try:
+            if not other.nspawn_alive():
+                net.teardown(other.path, other.uuid, local_config)
+        finally:
+            other.unlock()
+
+
+def setup_network(pod: Pod, run: RunOptions) -> net.NetPlan:
+    """Make the pod's network namespace and networks before the exec into nspawn."""
+    if net.mode_of(run.net) != net.Mode.CONTAINED:
+        return net.setup(pod.path, pod.uuid, run.net, run.local_config)
+    release_stale_networks(pod.pods, run.local_config)
+    manifest = pod.manifest()
+    fwds = forwards(manifest) if manifest else ()
+    return net.setup(pod.path, pod.uuid, run.net, run.local_config, fwds)
+
+
+def exec_pod(pod: Pod, run: RunOptions, *, on_failure: Dir | None = None) -> NoReturn:
+    """Become the pod's nspawn. The caller holds the pod lock, the pod is in run/.
+
+    If the network cannot be made, nothing of it is left: the pod is deleted
+    (on_failure None, `rkt run`) or moved back (run-prepared: to prepared/).
+    """
     if pod.dir != Dir.RUN:
         raise RktError(f"pod {pod.uuid} is not in run/")
-    plan = net.plan(run.net)
+    try:
+        plan = setup_network(pod, run)
+    except BaseException:
+        if on_failure is None:
+            try:
+                delete(pod)
+            finally:
+                pod.unlock()
+        else:
+            pod.move(on_failure)
+        raise
     pid_path = pod.path / "pid"
     pid_path.write_text(f"{os.getpid()}\n")
-    if plan.networks:
-        (pod.path / "networks.json").write_text(json.dumps(plan.networks))
     pod.keep_lock_across_exec()
     manifest = pod.manifest()
     args = nspawn.argv(pod.uuid, keep_unit=nspawn.running_in_service(),
