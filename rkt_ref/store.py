@@ -315,7 +315,9 @@ def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
     from urllib.parse import unquote, urlparse
 
     if text.startswith("docker://"):
-        die(f"cannot fetch {text}: docker images are not supported by rkt_ref yet")
+        from . import docker
+
+        return docker.fetch(store, text, policy)
     if text.startswith(ID_PREFIX):
         return store.resolve_id(text)
     url = urlparse(text)
