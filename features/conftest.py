@@ -32,6 +32,7 @@ pytest_plugins = [
     "steps.sockets",
     "steps.api",
     "steps.trust",
+    "steps.registry",
 ]
 
 _NEEDS = "needs-"
