@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import lzma
 import os
+import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -160,6 +161,8 @@ def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMIT
         raise ArchiveError(f"archive has more than {limits.max_members} members")
     seen: set[str] = set()
     symlinks: set[str] = set()
+    non_dirs: set[str] = set()  # files, links, FIFOs: nothing may go below them
+    implied_dirs: set[str] = set()  # parents of earlier members: must stay directories
     total = 0
     has_manifest = has_rootfs = False
     for m in members:
@@ -189,11 +192,21 @@ def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMIT
             )
         # Writing through a symlink extracted earlier could land outside the store.
         prefix = name.split("/")
-        for i in range(1, len(prefix)):
-            if "/".join(prefix[:i]) in symlinks:
+        parents = ["/".join(prefix[:i]) for i in range(1, len(prefix))]
+        for parent in parents:
+            if parent in symlinks:
                 raise ArchiveError(
                     f"archive member {name!r} would be written through a symlink"
                 )
+            if parent in non_dirs:
+                raise ArchiveError(f"archive member {name!r} is below {parent!r}, "
+                                   "which is not a directory")
+        if not m.isdir():
+            if name in implied_dirs:
+                raise ArchiveError(f"archive member {name!r} is not a directory, but "
+                                   "earlier members are below it")
+            non_dirs.add(name)
+        implied_dirs.update(parents)
         if m.issym():
             if not m.linkname:
                 raise ArchiveError(f"symlink {name!r} has an empty target")
@@ -208,7 +221,7 @@ def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMIT
                 raise ArchiveError(
                     f"hardlink {name!r} -> {m.linkname!r} points outside rootfs"
                 )
-            if target not in seen or target in symlinks:
+            if target == name or target not in non_dirs or target in symlinks:
                 raise ArchiveError(
                     f"hardlink {name!r} -> {m.linkname!r} must refer to an earlier regular file"
                 )
@@ -292,37 +305,47 @@ def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
         # The manifest is judged before anything is written, like the layout.
         manifest = _manifest_of(tf, members, limits)
         os.mkdir(dest, 0o755)
-        dirs: list[tuple[Path, tarfile.TarInfo]] = []
-        for m in members:
-            name = _normalize(m.name)
-            if not name:
-                continue
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if m.isdir():
-                target.mkdir(exist_ok=True)
-                dirs.append((target, m))
-                continue
-            if m.isfile():
-                src = tf.extractfile(m)
-                assert src is not None
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                try:
-                    _copy(src, fd, m.size)
-                finally:
-                    os.close(fd)
-            elif m.issym():
-                os.symlink(m.linkname, target)
-            elif m.islnk():
-                os.link(dest / _normalize(m.linkname), target, follow_symlinks=False)
-                continue  # a hardlink shares its inode's metadata
-            elif m.isfifo():
-                os.mkfifo(target, 0o600)
-            _apply_metadata(target, m, as_root)
-        # Directory modes last: a read-only directory must still receive its children.
-        for target, m in reversed(dirs):
-            _apply_metadata(target, m, as_root)
+        try:
+            _write_members(tf, members, dest, as_root)
+        except BaseException:
+            # Whatever stopped us (a short read, a full disk, ^C): no half-made tree.
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
     return manifest
+
+
+def _write_members(tf: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path,
+               as_root: bool) -> None:
+    dirs: list[tuple[Path, tarfile.TarInfo]] = []
+    for m in members:
+        name = _normalize(m.name)
+        if not name:
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if m.isdir():
+            target.mkdir(exist_ok=True)
+            dirs.append((target, m))
+            continue
+        if m.isfile():
+            src = tf.extractfile(m)
+            assert src is not None
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                _copy(src, fd, m.size)
+            finally:
+                os.close(fd)
+        elif m.issym():
+            os.symlink(m.linkname, target)
+        elif m.islnk():
+            os.link(dest / _normalize(m.linkname), target, follow_symlinks=False)
+            continue  # a hardlink shares its inode's metadata
+        elif m.isfifo():
+            os.mkfifo(target, 0o600)
+        _apply_metadata(target, m, as_root)
+    # Directory modes last: a read-only directory must still receive its children.
+    for target, m in reversed(dirs):
+        _apply_metadata(target, m, as_root)
 
 
 def _apply_metadata(target: Path, m: tarfile.TarInfo, as_root: bool) -> None:

@@ -298,7 +298,7 @@ def _capability_set(value: Any, name: str) -> tuple[str, ...]:
     if not caps:
         raise ManifestError(f"isolator {name}: set must be non-empty")
     for cap in caps:
-        if cap not in LINUX_CAPABILITIES:
+        if not isinstance(cap, str) or cap not in LINUX_CAPABILITIES:
             raise ManifestError(f"isolator {name}: {cap!r} is not a Linux capability "
                                 "(capabilities are named like CAP_NET_BIND_SERVICE)")
     return tuple(caps)

@@ -160,6 +160,11 @@ CASES: dict[str, Case] = {
                                   [*GOOD, _special("rootfs/m", LNK, "manifest")]),
     "hardlink-forward": fetch("earlier regular file",
                               [*GOOD, _special("rootfs/a", LNK, "rootfs/b"), _file("rootfs/b")]),
+    "symlink-over-a-directory": fetch("earlier members are below it",
+                                      [*GOOD, _file("rootfs/a/b"), _special("rootfs/a", SYM, "b")]),
+    "file-below-a-file": fetch("not a directory", [*GOOD, _file("rootfs/a"), _file("rootfs/a/b")]),
+    "hardlink-to-itself": fetch("earlier regular file",
+                                [*GOOD, _special("rootfs/a", LNK, "rootfs/a")]),
     # archives: what a rootfs may hold
     "char-device": fetch("device node", [*GOOD, _special("rootfs/null", tarfile.CHRTYPE)]),
     "block-device": fetch("device node", [*GOOD, _special("rootfs/sda", tarfile.BLKTYPE)]),
