@@ -222,6 +222,8 @@ def load_conf(raw: bytes, path: str) -> NetConf:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         die(f"error loading network configuration {path}: {e}")
+    except RecursionError:
+        die(f"error loading network configuration {path}: JSON nested too deeply")
     if not isinstance(obj, dict):
         die(f"error loading network configuration {path}: not a JSON object")
     name, typ = obj.get("name"), obj.get("type")

@@ -274,6 +274,37 @@ CASES: dict[str, Case] = {
                                   "example.com/bad"),
     "port-not-declared": run("not declared", "prepare", "--port=https:443", "example.com/bad"),
     "bad-net-name": run("invalid --net value", "run", "--net=:x", "example.com/bad"),
+    "net-conf-invalid-json": run("error loading network configuration", "run",
+                                 "--local-config=NETCONF", "--net=mynet", "example.com/bad",
+                                 files={"netconf/net.d/10-mynet.conf": b"{nope"}),
+    "net-conf-not-utf8": run("error loading network configuration", "run",
+                             "--local-config=NETCONF", "--net=mynet", "example.com/bad",
+                             files={"netconf/net.d/10-mynet.conf": b"\xff\xfe{"}),
+    "net-conf-deeply-nested": run("network configuration", "run", "--local-config=NETCONF",
+                                  "--net=mynet", "example.com/bad",
+                                  files={"netconf/net.d/10-mynet.conf": b"[" * 100_000}),
+    "net-conf-bad-name": run("\"name\" must be", "run", "--local-config=NETCONF",
+                             "--net=mynet", "example.com/bad",
+                             files={"netconf/net.d/10-x.conf":
+                                    b'{"name": "my net", "type": "ptp"}'}),
+    "net-conf-reserved-name": run("reserved", "run", "--local-config=NETCONF",
+                                  "--net=mynet", "example.com/bad",
+                                  files={"netconf/net.d/10-x.conf":
+                                         b'{"name": "host", "type": "ptp"}'}),
+    "net-conf-no-type": run("must name a plugin", "run", "--local-config=NETCONF",
+                            "--net=mynet", "example.com/bad",
+                            files={"netconf/net.d/10-x.conf": b'{"name": "mynet"}'}),
+    "net-conf-bad-subnet": run("not a CIDR subnet", "run", "--local-config=NETCONF",
+                               "--net=mynet", "example.com/bad",
+                               files={"netconf/net.d/10-x.conf":
+                                      b'{"name": "mynet", "type": "ptp", '
+                                      b'"ipam": {"type": "host-local", "subnet": "10.1/33"}}'}),
+    "net-not-configured": run("networks not found", "run", "--local-config=NETCONF",
+                              "--net=nosuch", "example.com/bad",
+                              files={"netconf/net.d/10-x.conf":
+                                     b'{"name": "mynet", "type": "ptp"}'}),
+    "net-bad-ip-argument": run("is not an IPv4 address", "run", "--net=default:IP=1.2.3",
+                               "example.com/bad"),
     # pods
     "missing-uuid": Case(("status", "ffffffff"), "no pod found"),
     "ambiguous-uuid": Case(("status", "0a1b2c3d"), "ambiguous", pods=(UUID_A, UUID_B)),
@@ -358,13 +389,15 @@ def _prepare(case: Case, tmp: Path, capsys: pytest.CaptureFixture[str],
     for uuid in case.pods:
         (store / "pods" / "prepared" / uuid).mkdir(parents=True)
     for name, data in case.files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_bytes(data)
     if case.members is not None:
         data = build(tmp, case.members, case.compression)
         (tmp / "image.aci").write_bytes(case.raw(data) if case.raw else data)
     if case.limits is not None:
         monkeypatch.setattr(archive, "DEFAULT_LIMITS", case.limits)
-    subst = {"IMAGE": str(tmp / "image.aci")} | {k: str(tmp / k) for k in case.files}
+    subst = {"IMAGE": str(tmp / "image.aci"), "NETCONF": str(tmp / "netconf")} | \
+        {k: str(tmp / k) for k in case.files}
     for a in case.argv:
         key, eq, value = a.partition("=")
         argv.append(f"{key}={subst.get(value, value)}" if eq else subst.get(a, a))
