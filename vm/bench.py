@@ -169,7 +169,11 @@ class PodBench:
         self.counter += 1
         unit = f"bench-bare-{self.counter}"
         name = f"bare-{self.counter}"
-        argv = [arg if not arg.startswith("--machine=") else f"--machine={name}" for arg in argv]
+        # rkt's network namespace is gone with its pod; a private one keeps the app's
+        # view (own loopback, no host ports) without rkt's CNI work.
+        argv = [f"--machine={name}" if arg.startswith("--machine=") else
+                "--private-network" if arg.startswith("--network-namespace-path=") else arg
+                for arg in argv]
         started = start_unit(self.machine, unit, argv, f"--property=WorkingDirectory={cwd}",
                              "--property=Delegate=yes",
                              "--setenv=SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
