@@ -702,7 +702,9 @@ def serve(root: Path, listen: str, flags: ServiceFlags) -> int:
     except ImportError:
         die("the API service needs grpcio", hint="install python3-grpcio")
     inherited = systemd_socket()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    # Without SO_REUSEPORT a second service on the same port fails instead of sharing it.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                         options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers((generic_handler(PublicAPI(root, flags)),))
     if inherited is not None:
         import tempfile
@@ -711,7 +713,9 @@ def serve(root: Path, listen: str, flags: ServiceFlags) -> int:
         server.add_insecure_port(f"unix:{private}")
         server.start()
         threading.Thread(target=_relay, args=(inherited, str(private)), daemon=True).start()
-        where = f"the socket passed by systemd ({inherited.getsockname()})"
+        name = inherited.getsockname()
+        addr = f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name)
+        where = f"the socket passed by systemd ({addr})"
     else:
         host, port = check_listen(listen)
         bound = 0
