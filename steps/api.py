@@ -23,7 +23,8 @@ API_START = 90.0
 
 # Prints the pod the service reports as JSON: InspectPod(InspectPodRequest{id=1}) ->
 # InspectPodResponse{pod=1}; Pod{id=1, pid=2 (sint32), state=3, apps=4 (App{name=1}),
-# cgroup=8, created_at=9, started_at=10, gc_marked_at=11}. With "list", ListPods with a
+# networks=5 (Network{name=1, ipv4=2}), cgroup=8, created_at=9, started_at=10,
+# gc_marked_at=11}. With "list", ListPods with a
 # PodFilter{ids=1} instead, to see that the pod is listed too.
 _CLIENT = r"""
 import json, sys, grpc
@@ -45,13 +46,16 @@ def fields(b):
 def s64(n): return n - (1 << 64) if n >= 1 << 63 else n
 TIMES = {9: "created_at", 10: "started_at", 11: "gc_marked_at"}
 def pod(b):
-    out = {"apps": [], "pid": 0, "state": 0, "created_at": 0, "started_at": 0,
+    out = {"apps": [], "networks": [], "pid": 0, "state": 0, "created_at": 0, "started_at": 0,
            "gc_marked_at": 0, "cgroup": ""}
     for num, v in fields(b):
         if num == 1: out["id"] = v.decode()
         elif num == 2: out["pid"] = (v >> 1) ^ -(v & 1)
         elif num == 3: out["state"] = v
         elif num == 4: out["apps"].append(dict(fields(v)).get(1, b"").decode())
+        elif num == 5:
+            net = dict(fields(v))
+            out["networks"].append(f'{net.get(1, b"").decode()}:ip4={net.get(2, b"").decode()}')
         elif num == 8: out["cgroup"] = v.decode()
         elif num in TIMES: out[TIMES[num]] = s64(v)
     return out
@@ -144,6 +148,9 @@ def api_matches_status(vm: Machine, pod: Pod) -> None:
     for key in ("created", "started"):
         api_ms = got[f"{key}_at"] // 1_000_000
         assert abs(api_ms - _status_ns(status[key]) // 1_000_000) <= 1, (key, got, status)
+    # rkt status prints networks=NAME:ip4=ADDR,...
+    nets = [n for n in status.get("networks", "").split(",") if n]
+    assert sorted(got["networks"]) == sorted(nets), (got, status)
     assert got["gc_marked_at"] == 0, got
     assert got["cgroup"], got  # a running pod has one
     listed = _ask(vm, "list", pod.uuid)
