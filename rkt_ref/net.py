@@ -447,8 +447,7 @@ def setup(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
         (pod_dir / NET_DIR).mkdir(exist_ok=True)
         proc.run(["ip", "netns", "add", netns_name(uuid)])
         _write(pod_dir / NETNS_FILE, str(ns))
-        # lo is brought up by the pod's systemd (nspawn leaves it CAP_NET_ADMIN in a
-        # namespace of its own), which spares a command here.
+        proc.run(["ip", "-n", netns_name(uuid), "link", "set", "lo", "up"])
         gateways: list[str] = []
         for att, plugin in zip(atts, plugins, strict=True):
             log.debug("networking: loading network %s with type %s", att.conf.name,

@@ -256,6 +256,19 @@ def socket_unit(app_name: str, ports: Sequence[tuple[Port, int]]) -> str:
     ])
 
 
+def socket_loader_dropin(socket_units: Sequence[str]) -> str:
+    """Drop-in for -.slice that loads the pod's socket units when its systemd starts.
+
+    nspawn hands the sockets systemd passed to rkt (LISTEN_FDS) on to the pod's systemd,
+    which gives each to the socket unit listening on the same address. It only looks at
+    the units it has loaded by then: -.slice, loaded first, pulls the sockets in with an
+    ordering dependency (which starts nothing). Without it the pod's systemd would close
+    the passed socket and bind its own, in the pod's network namespace, where no
+    connection of the host ever arrives.
+    """
+    return _unit([("Unit", [("Before", " ".join(socket_units))])])
+
+
 def mount_dropin() -> str:
     """Drop-in for every opt-*.mount: the app roots and their /dev, /proc, /sys.
 
@@ -288,6 +301,9 @@ def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dic
         files[f"reaper-{app.name}.service"] = reaper_service(app.name)
         if opts.socket_ports:
             files[f"{app.name}.socket"] = socket_unit(app.name, opts.socket_ports)
+    sockets = socket_wants(apps, options)
+    if sockets:
+        files["-.slice.d/10-rkt-sockets.conf"] = socket_loader_dropin(sockets)
     return files
 
 
