@@ -492,6 +492,7 @@ class PublicAPI:
 
     root: Path
     flags: ServiceFlags
+    journal_root: Path = Path("/var/log/journal")
 
     def _store(self) -> Store:
         from .store import Store
@@ -558,10 +559,14 @@ class PublicAPI:
         if req["follow"]:
             raise Unimplemented("GetLogs with follow is not supported by rkt_ref")
         pod = self._pod(req["pod_id"])
-        journal = pod.stage1_rootfs() / "var" / "log" / "journal"
+        # nspawn --link-journal=try-guest keeps the pod's journal in the host's
+        # /var/log/journal/<machine id> (the UUID without dashes), there after the pod too.
+        machine_id = pod.uuid.replace("-", "")
+        dirs = [self.journal_root / machine_id,
+                pod.stage1_rootfs() / "var" / "log" / "journal" / machine_id]
+        journal = next((d for d in dirs if any(d.glob("*.journal"))), None)
         argv = ["journalctl", "--no-pager", "--output=short-iso"]
-        argv += ["--directory", str(journal)] if journal.is_dir() else \
-            ["--machine", f"rkt-{pod.uuid}"]
+        argv += ["--directory", str(journal)] if journal else ["--machine", f"rkt-{pod.uuid}"]
         if req["app_name"]:
             argv += ["--identifier", req["app_name"]]
         if req["lines"] > 0:

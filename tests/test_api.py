@@ -289,3 +289,33 @@ def test_systemd_socket_is_relayed(tmp_path: Path) -> None:
     finally:
         channel.close()
         server.stop(None)
+
+
+def test_get_logs_reads_the_pods_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess as sp
+
+    from rkt_ref import proc
+
+    pod = exited_pod(Pods(tmp_path))
+    seen: list[list[str]] = []
+
+    def fake_run(argv: list[str], check: bool = True) -> sp.CompletedProcess[str]:
+        seen.append(list(argv))
+        return sp.CompletedProcess(argv, 0, "-- Boot abc --\nline one\nline two\n", "")
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    flags = api.ServiceFlags(dir=str(tmp_path), local_config="", system_config="")
+    service = api.PublicAPI(tmp_path, flags, journal_root=tmp_path / "journal")
+    req = api.decode("GetLogsRequest", api.encode("GetLogsRequest",
+                                                  {"pod_id": pod.uuid, "app_name": "etcd",
+                                                   "lines": 2}))
+    assert list(service.get_logs(req)) == [{"lines": ["line one", "line two"]}]
+    assert seen[-1][-6:] == ["--machine", f"rkt-{pod.uuid}", "--identifier", "etcd",
+                             "--lines", "2"]
+    kept = tmp_path / "journal" / pod.uuid.replace("-", "")
+    kept.mkdir(parents=True)
+    (kept / "system.journal").write_bytes(b"")
+    list(service.get_logs(req))
+    assert ["--directory", str(kept)] == seen[-1][3:5]
+    with pytest.raises(api.Unimplemented):
+        list(service.get_logs(dict(req, follow=True)))
