@@ -8,6 +8,7 @@ Feature: Image trust — only images signed by a key trusted for their name are 
   Stand-ins: coreos.com/etcd v2.2.5 is /srv/aci/etcd.aci in the VM, signed by the fixture key
   /srv/aci/keys/coreos.com.asc ("CoreOS fixture signer"); /srv/aci/etcd.aci.example-signed.asc
   is a signature of the same image by an unrelated key, /srv/aci/keys/example.com.asc.
+  # `--skip-fingerprint-review`: the commands run without a terminal to review the key on.
   # Difference: the VM has no network, so coreos.com's discovery is answered by a plain
   # HTTP server on loopback (hence --insecure-options=http, which leaves signature checks on).
 
@@ -16,7 +17,7 @@ Feature: Image trust — only images signed by a key trusted for their name are 
     And rkt image list does not show "coreos.com/etcd"
     When I run as root:
       """
-      rkt trust --prefix=coreos.com/etcd /srv/aci/keys/coreos.com.asc
+      rkt trust --skip-fingerprint-review --prefix=coreos.com/etcd /srv/aci/keys/coreos.com.asc
       rkt --insecure-options=http fetch coreos.com/etcd:v2.2.5
       """
     Then rkt reports that the image is signed by "CoreOS fixture signer <signer@coreos.com>"

@@ -53,7 +53,8 @@ def discovery_server(vm: Machine, name: str, aci: str, asc: str) -> None:
 
 @given(step('the key "{keyfile:q}" is trusted for the prefix "{prefix:q}"'))
 def key_trusted(vm: Machine, keyfile: str, prefix: str) -> None:
-    vm.check_output(["rkt", "trust", f"--prefix={prefix}", keyfile])
+    # Without a terminal to review the fingerprint on, rkt needs to be told to skip it.
+    vm.check_output(["rkt", "trust", "--skip-fingerprint-review", f"--prefix={prefix}", keyfile])
 
 
 @given(step('a copy of "{aci:q}" with the signature "{asc:q}" at "{dest:q}"'))
