@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import time
+
 from pytest_bdd import given, then, when
 
 from steps.query import show
 from steps.vocab import step
 from vm.machine import Machine
 
-# A client inside the VM: connect, send nothing, read what the app says first.
-_CONNECT = (
+# A client inside the VM, as the document's `curl`: one HTTP request, the whole answer.
+# The first connection is the one that starts the pod, so it may wait for the pod to boot:
+# it waits up to the deadline (argv[2] seconds) for the answer. Exit 2: nothing listens.
+_CLIENT = (
     "import socket, sys\n"
-    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=20)\n"
-    "s.settimeout(20)\n"
-    "print(s.recv(4096).decode(errors='replace'), end='')\n"
+    "try:\n"
+    "    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)\n"
+    "except ConnectionRefusedError:\n"
+    "    sys.exit(2)\n"
+    "s.settimeout(float(sys.argv[2]))\n"
+    "s.sendall(b'GET / HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n')\n"
+    "data = b''\n"
+    "while chunk := s.recv(4096):\n"
+    "    data += chunk\n"
+    "print(data.decode(errors='replace'), end='')\n"
 )
 
 
@@ -24,16 +35,19 @@ def socket_listening(vm: Machine, name: str) -> None:
         "ActiveState": "active", "SubState": "listening"}, timeout=30, what=f"{name} listening")
 
 
-def _answer(vm: Machine, port: int) -> str:
-    result = vm.run(["python3", "-c", _CONNECT, str(port)], timeout=60)
-    return result.stdout if result.ok else ""
-
-
 @when(step("I connect to port {port:d} on the host within {seconds:d} seconds"),
       target_fixture="answer")
 def connect(vm: Machine, port: int, seconds: int) -> str:
-    return vm.wait_until(lambda: _answer(vm, port), timeout=seconds,
-                         what=f"an answer on port {port}", interval=2)
+    deadline = time.monotonic() + seconds
+
+    def answer() -> str:
+        left = max(1.0, deadline - time.monotonic())
+        result = vm.run(["python3", "-c", _CLIENT, str(port), f"{left:.0f}"],
+                        timeout=left + 30)
+        return result.stdout if result.ok else ""
+
+    return vm.wait_until(answer, timeout=seconds, what=f"an answer on port {port}",
+                         interval=1)
 
 
 @given(step("a connection to port {port:d} on the host got an answer within {seconds:d} seconds"),
@@ -43,20 +57,28 @@ def connected(vm: Machine, port: int, seconds: int) -> str:
 
 
 @then("the app answers over the connection")
-def app_answers(answer: str) -> None:
-    # The stand-in app names itself in its first line.
-    assert answer.splitlines()[0].strip().startswith("my-socket-activated-app"), answer
+def app_answers(vm: Machine, answer: str) -> None:
+    vm.record("answer on the socket", answer)
+    # The stand-in app answers HTTP only on a socket it was passed; it names itself.
+    head, _, body = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.0 200"), answer
+    assert body.startswith("Hello from my-socket-activated-app"), answer
 
 
 @when(step("I ask redis through localhost port {port:d} to PING within {seconds:d} seconds"),
       target_fixture="answer")
 def redis_ping(vm: Machine, port: int, seconds: int) -> str:
+    deadline = time.monotonic() + seconds
+
     def reply() -> str:
-        result = vm.run(["redis-cli", "-p", str(port), "PING"], timeout=60)
+        # redis-cli -t: the first connection waits for the pod and redis to come up.
+        left = max(1.0, deadline - time.monotonic())
+        result = vm.run(["redis-cli", "-t", f"{left:.0f}", "-p", str(port), "PING"],
+                        timeout=left + 30)
         return result.stdout.strip() if result.ok else ""
 
     return vm.wait_until(reply, timeout=seconds, what=f"redis to answer on port {port}",
-                         interval=2)
+                         interval=1)
 
 
 @then(step('redis answers "{reply:q}"'))
