@@ -1,0 +1,113 @@
+"""Interrupting a VM run leaves no qemu process and no VM directory behind.
+
+These boot a real VM, so they run only where qemu and the cached image and saved
+state already exist (after `nox -s spec` or `python -m vm image` plus one run);
+elsewhere they skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from vm import cache, image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _ready() -> str | None:
+    if shutil.which("qemu-system-x86_64") is None:
+        return "qemu is not installed"
+    key = image.image_key()
+    if not (cache.cache_root() / f"image-{key}" / "disk.qcow2").exists():
+        return "no cached VM image (run `python -m vm image`)"
+    states = [p for p in cache.cache_root().glob("golden-*/image.key") if p.read_text() == key]
+    if not states:
+        return "no saved VM state for the current image (run `python -m vm run -- true`)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_ready() is not None, reason=str(_ready()))
+
+
+def _vm_dirs_of(pid: int) -> list[Path]:
+    found = []
+    for directory in Path(tempfile.gettempdir()).glob("rkt-ref-vm-*"):
+        try:
+            if int((directory / "owner.pid").read_text()) == pid:
+                found.append(directory)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _qemu_processes_using(directory: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        zombie = stat.rsplit(")", 1)[-1].split()[0] == "Z"
+        if b"qemu-system" in cmdline and str(directory).encode() in cmdline and not zombie:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_leaves_nothing_behind(signum: int) -> None:
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "vm", "run", "--", "sleep", "120"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        directories: list[Path] = []
+        while not directories or not _qemu_processes_using(directories[0]):
+            assert harness.poll() is None, harness.stderr.read() if harness.stderr else ""
+            assert time.monotonic() < deadline, "the VM did not start within 120 s"
+            time.sleep(0.2)
+            directories = _vm_dirs_of(harness.pid)
+        # Let the command start in the guest, so the interruption comes mid-run.
+        time.sleep(2)
+        harness.send_signal(signum)
+        harness.wait(timeout=60)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+    assert harness.returncode != 0
+    assert not directories[0].exists(), f"{directories[0]} was left behind"
+    assert _qemu_processes_using(directories[0]) == []
+
+
+def test_a_killed_harness_takes_its_vm_with_it() -> None:
+    harness = subprocess.Popen([sys.executable, "-m", "vm", "run", "--", "sleep", "120"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    directories: list[Path] = []
+    while not directories or not _qemu_processes_using(directories[0]):
+        assert time.monotonic() < deadline, "the VM did not start within 120 s"
+        time.sleep(0.2)
+        directories = _vm_dirs_of(harness.pid)
+    os.kill(harness.pid, signal.SIGKILL)
+    harness.wait()
+    # PR_SET_PDEATHSIG: the kernel kills qemu with its parent.
+    deadline = time.monotonic() + 10
+    while _qemu_processes_using(directories[0]):
+        assert time.monotonic() < deadline, "qemu outlived the harness killed with SIGKILL"
+        time.sleep(0.1)
+    # Nothing could clean up in the killed process; the next VM sweeps its directory.
+    subprocess.run([sys.executable, "-m", "vm", "run", "--", "true"], cwd=ROOT, check=True)
+    assert not directories[0].exists(), "the next run did not sweep the orphaned VM directory"
