@@ -1,16 +1,17 @@
-@socket-activation @pending @issue-5
+@socket-activation @issue-5
 Feature: Socket-activated service — systemd listens, a connection starts the pod
   Section "Socket-activated service" of "Using rkt with systemd": a .socket unit listens on
   the host's port 8080 on behalf of the pod; the first connection starts the .service, whose
   `rkt run --port 80-tcp:8080` hands the listening socket through nspawn and the pod's
   systemd to the app.
 
-  Pending on issue 5 (socket activation, port mapping and CNI networking in rkt_ref).
-
   Stand-in: myapp.com/my-socket-activated-app:v1.0 is the project's own small app at
   /srv/aci/my-socket-activated-app.aci in the VM, with the document's port
   {"name": "80-tcp", "protocol": "tcp", "port": 80, "count": 1, "socketActivated": true};
-  it answers each connection on the passed socket with a line naming itself.
+  it answers HTTP only on the socket it was passed ("Hello from my-socket-activated-app") and
+  exits 3 when it was passed none, so an answer proves the socket went through rkt, nspawn and
+  the pod's systemd. The pod runs on rkt's default network (ptp, 172.16.28.0/24); the socket
+  still lives in the host's namespace, where systemd made it.
 
   Background:
     Given the stand-in image is fetched:
@@ -56,6 +57,8 @@ Feature: Socket-activated service — systemd listens, a connection starts the p
     Then the app answers over the connection
     And the unit "my-socket-activated-app.service" is active within 60 seconds
     And the unit's pod is registered with machined within 120 seconds
+    # rkt's default network: the pod has its own namespace, the socket stays the host's.
+    And rkt lists the pod on the network "default" with an address in "172.16.28.0/24"
 
   Scenario: After the service stops, the next connection starts a new pod
     Given the socket unit "my-socket-activated-app.socket" is listening

@@ -1,10 +1,8 @@
-@socket-proxyd @pending @issue-5 @needs-network
+@socket-proxyd @issue-5 @needs-network
 Feature: socket-proxyd — systemd listens locally and proxies to the pod's address
   Section "Bidirectionally proxy local sockets to another (possibly remote) socket" of
   "Using rkt with systemd": redis runs in a pod with a fixed address on a PTP network, and a
   socket-activated systemd-socket-proxyd forwards localhost:6371 to it.
-
-  Pending on issue 5 (CNI networking with named networks and IP= arguments in rkt_ref).
 
   Stand-in: the document's docker://redis is an ACI of Debian's redis-server 7 at
   /srv/aci/redis.aci in the VM until docker:// images exist (issue 6); the unit runs it by
@@ -81,3 +79,4 @@ Feature: socket-proxyd — systemd listens locally and proxies to the pod's addr
     Then redis answers "PONG"
     And the unit "rkt-redis.service" is active within 60 seconds
     And the unit's pod is registered with machined within 120 seconds
+    And rkt lists the pod on the network "ptp0" with the address "172.16.28.101"

@@ -275,15 +275,18 @@ def load_run_options(pod: Pod, overrides: RunOptions | None, debug: bool) -> Run
                       interactive=bool(saved.get("interactive", False)), debug=debug)
 
 
-def release_stale_networks(pods: Pods, local_config: Path) -> None:
-    """Tear down the networks of pods that have exited but were not collected yet.
+def release_stale_networks(pods: Pods, local_config: Path, addresses: set[str]) -> None:
+    """Tear down the networks of exited, not yet collected pods that hold `addresses`.
 
     rkt leaves that to gc; a pod asking for a fixed address (`--net=ptp0:IP=...`) after
     the previous pod of its unit exited would then find the address still taken.
     """
     for other in pods.in_dir(Dir.RUN):
-        if not net.has_network(other.path) or not other.try_lock():
-            continue  # nothing to release, or running / starting
+        if not net.has_network(other.path) or \
+                not addresses & {i.ip for i in net.load_info(other.path)}:
+            continue
+        if not other.try_lock():
+            continue  # running or starting
         try:
             if not other.nspawn_alive():
                 net.teardown(other.path, other.uuid, local_config)
@@ -295,7 +298,10 @@ def setup_network(pod: Pod, run: RunOptions) -> net.NetPlan:
     """Make the pod's network namespace and networks before the exec into nspawn."""
     if net.mode_of(run.net) != net.Mode.CONTAINED:
         return net.setup(pod.path, pod.uuid, run.net, run.local_config)
-    release_stale_networks(pod.pods, run.local_config)
+    fixed = {ip for r in net.requests(run.net) for k, _, ip in
+             (a.partition("=") for a in r.args.split(";")) if k == "IP"}
+    if fixed:
+        release_stale_networks(pod.pods, run.local_config, fixed)
     manifest = pod.manifest()
     fwds = forwards(manifest) if manifest else ()
     return net.setup(pod.path, pod.uuid, run.net, run.local_config, fwds)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from pytest_bdd import given, then, when
 
+from steps.parse import parse_rkt_list, parse_rkt_status
 from steps.query import show
-from steps.vocab import step
+from steps.vocab import Pod, step
 from vm.machine import Machine
 
 # A client inside the VM, as the document's `curl`: one HTTP request, the whole answer.
@@ -71,9 +73,10 @@ def redis_ping(vm: Machine, port: int, seconds: int) -> str:
     deadline = time.monotonic() + seconds
 
     def reply() -> str:
-        # redis-cli -t: the first connection waits for the pod and redis to come up.
+        # Until redis listens in its pod, the proxy closes each connection it cannot pass
+        # on: redis-cli then fails, and is asked again. (redis-cli 7.0 has no -t.)
         left = max(1.0, deadline - time.monotonic())
-        result = vm.run(["redis-cli", "-t", f"{left:.0f}", "-p", str(port), "PING"],
+        result = vm.run(["timeout", f"{left:.0f}", "redis-cli", "-p", str(port), "PING"],
                         timeout=left + 30)
         return result.stdout.strip() if result.ok else ""
 
@@ -84,3 +87,33 @@ def redis_ping(vm: Machine, port: int, seconds: int) -> str:
 @then(step('redis answers "{reply:q}"'))
 def redis_answers(answer: str, reply: str) -> None:
     assert answer == reply, answer
+
+
+# -- the pod's networks, as rkt reports them ------------------------------------------------
+
+
+def _networks(vm: Machine, pod: Pod) -> dict[str, str]:
+    """network name -> IPv4 address, from `rkt list` (`default:ip4=172.16.28.2,...`)."""
+    rows = [r for r in parse_rkt_list(vm.check_output(["rkt", "list"])) if r.matches(pod.uuid)]
+    assert rows, f"rkt list does not show {pod.uuid}"
+    out: dict[str, str] = {}
+    for item in filter(None, (rows[0].networks or "").split(",")):
+        name, _, addr = item.partition(":ip4=")
+        out[name] = addr
+    return out
+
+
+@then(step('rkt lists the pod on the network "{name:q}" with an address in "{subnet:q}"'))
+def listed_in_subnet(vm: Machine, pod: Pod, name: str, subnet: str) -> None:
+    nets = _networks(vm, pod)
+    assert name in nets, nets
+    assert ipaddress.IPv4Address(nets[name]) in ipaddress.IPv4Network(subnet), nets
+    # rkt status says the same
+    status = parse_rkt_status(vm.check_output(["rkt", "status", pod.uuid]))
+    assert f"{name}:ip4={nets[name]}" in status.get("networks", "").split(","), status
+
+
+@then(step('rkt lists the pod on the network "{name:q}" with the address "{address:q}"'))
+def listed_with_address(vm: Machine, pod: Pod, name: str, address: str) -> None:
+    nets = _networks(vm, pod)
+    assert nets.get(name) == address, nets
