@@ -40,9 +40,12 @@ def unit_file(vm: Machine, path: str, docstring: str) -> str:
 def no_host_etcd(vm: Machine) -> None:
     # The VM carries Debian's etcd-server only to build the stand-in image. Its etcd.service,
     # the SysV script /etc/init.d/etcd (which `systemctl enable etcd.service` would
-    # synchronise) and the image's mask would all stand in for the document's etcd.service.
-    vm.check_output(["rm", "-f", "/etc/systemd/system/etcd.service", "/etc/init.d/etcd",
-                     "/lib/systemd/system/etcd.service"])
+    # synchronise), a mask, and symlinks naming etcd.service (the package's alias
+    # etcd2.service, which makes any etcd.service "indirect") would all stand in for, or
+    # change the state of, the document's etcd.service.
+    vm.check_output(["rm", "-f", "/etc/init.d/etcd", "/lib/systemd/system/etcd.service"])
+    vm.check_output(["find", "/etc/systemd/system", "(", "-name", "etcd.service", "-o",
+                     "-lname", "*/etcd.service", ")", "-delete"])
     vm.check_output(["systemctl", "daemon-reload"])
 
 
