@@ -36,8 +36,9 @@ printf '[Journal]\nStorage=volatile\nRateLimitBurst=0\n' > "$root/etc/systemd/jo
 # /etc/systemd/system/etcd.service is the only one (a mask would be in its way).
 rm -f "$root"/lib/systemd/system/etcd.service "$root"/etc/init.d/etcd \
       "$root"/lib/systemd/system/redis-server*.service "$root"/etc/init.d/redis-server
-find "$root/etc/systemd/system" -name 'etcd.service' -o -name 'redis-server*.service' \
-    | xargs -r rm -f
+# Also the enablement links and aliases (etcd2.service) that pointed at them.
+find "$root/etc/systemd/system" \( -name 'etcd*.service' -o -name 'redis*.service' \
+    -o -lname '*etcd*' -o -lname '*redis*' \) -exec rm -f {} +
 
 # Nothing that only costs boot time under emulation, and no registry of its own.
 for unit in docker-registry.service apt-daily.timer apt-daily-upgrade.timer \
