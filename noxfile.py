@@ -12,6 +12,13 @@ nox.options.reuse_existing_virtualenvs = True
 REPORTS = "reports"
 
 
+def _with_vms(session: nox.Session) -> None:
+    """Install the harness, the host tools, and the VM image (built once, then cached)."""
+    session.install("-e", ".[spec]")
+    session.run("python", "-m", "vm", "setup")
+    session.run("python", "-m", "vm", "image")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit tests that need no VM."""
@@ -22,9 +29,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def spec(session: nox.Session) -> None:
     """The document's workflows, in disposable VMs, against rkt_ref (or --rkt PATH)."""
-    session.install("-e", ".[spec]")
-    session.run("python", "-m", "vm", "setup")
-    session.run("python", "-m", "vm", "image")
+    _with_vms(session)
     Path(REPORTS).mkdir(exist_ok=True)
     session.run(
         "pytest", "features", "-v", "-rs",
@@ -37,27 +42,21 @@ def spec(session: nox.Session) -> None:
 @nox.session
 def conformance(session: nox.Session) -> None:
     """The whole spec against --rkt PATH (and --against B): reports, living document, diff."""
-    session.install("-e", ".[spec]")
-    session.run("python", "-m", "vm", "setup")
-    session.run("python", "-m", "vm", "image")
+    _with_vms(session)
     session.run("python", "-m", "conformance", "run", *session.posargs)
 
 
 @nox.session
 def mutants(session: nox.Session) -> None:
     """Each deliberately broken rkt_ref against the scenarios that must catch it."""
-    session.install("-e", ".[spec]")
-    session.run("python", "-m", "vm", "setup")
-    session.run("python", "-m", "vm", "image")
+    _with_vms(session)
     session.run("python", "-m", "conformance", "mutants", *session.posargs)
 
 
 @nox.session
 def image(session: nox.Session) -> None:
     """Build the VM image, or reuse the cached one, and print its path."""
-    session.install("-e", ".")
-    session.run("python", "-m", "vm", "setup")
-    session.run("python", "-m", "vm", "image")
+    _with_vms(session)
 
 
 @nox.session
@@ -71,6 +70,5 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Measure image, VM and pod timings side by side; write reports/bench.json."""
-    session.install("-e", ".[spec]")
-    session.run("python", "-m", "vm", "setup")
+    _with_vms(session)
     session.run("python", "-m", "vm.bench", *session.posargs)

@@ -81,3 +81,12 @@ def spawn(argv: Sequence[str], *, stderr_path: Path | None = None) -> subprocess
     finally:
         if stderr_path:
             stderr.close()  # type: ignore[union-attr]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether pid runs; a zombie (a killed harness not yet reaped) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -33,6 +33,7 @@ from vm import cache
 from vm.backend.base import GUEST_ENV, Backend, BackendUnavailable, copy_in_argv
 from vm.image import Image, ensure_image
 from vm.result import CommandResult
+from vm.run import process_alive
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -268,21 +269,12 @@ def sweep_orphans() -> None:
             parts = owner.split("/")
             if len(parts) != 3 or parts[0] != host:
                 continue  # another host's container on a shared engine: not ours to judge
-            if parts[1] == boot and _alive(int(parts[2])):
+            if parts[1] == boot and process_alive(int(parts[2])):
                 continue
             say(f"removing leftover container {container.name} (owner {owner} is gone)")
             stop_gracefully(container)
     finally:
         engine.close()
-
-
-def _alive(pid: int) -> bool:
-    """Whether pid runs; a zombie (a killed harness not yet reaped) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @atexit.register

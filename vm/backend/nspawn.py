@@ -27,7 +27,7 @@ from vm import cache
 from vm.backend.base import GUEST_ENV, Backend, BackendUnavailable, copy_in_argv
 from vm.image import Image, ensure_image
 from vm.result import CommandResult
-from vm.run import HostCommandError, run, spawn
+from vm.run import HostCommandError, process_alive, run, spawn
 
 NSPAWN = "systemd-nspawn"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -170,15 +170,6 @@ def remove_cgroups(dirs: Sequence[Path], wait: float = 5.0) -> None:
                 pass
 
 
-def _alive(pid: int) -> bool:
-    """Whether pid runs; a zombie (a killed harness not yet reaped) does not."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
 def sweep_orphans() -> None:
     """Kill machines whose harness died (SIGKILL): nspawn dies with it, its PID 1 may not."""
     for directory in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
@@ -186,7 +177,7 @@ def sweep_orphans() -> None:
             owner = int((directory / "owner.pid").read_text())
         except (OSError, ValueError):
             continue
-        if _alive(owner):
+        if process_alive(owner):
             continue
         state = MachineDir(directory)
         leader = state.read_leader()
@@ -319,7 +310,7 @@ class NspawnBackend(Backend):
                 try:
                     proc.wait(timeout=STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
-                    if self.leader is not None and _alive(self.leader):
+                    if self.leader is not None and process_alive(self.leader):
                         os.kill(self.leader, signal.SIGKILL)
                     proc.kill()
                     proc.wait()

@@ -27,7 +27,7 @@ from vm.backend.base import GUEST_ENV, Backend
 from vm.image import Image, ensure_image
 from vm.protocol import QMP, GuestAgent, ProtocolError
 from vm.result import CommandResult
-from vm.run import run, spawn
+from vm.run import process_alive, run, spawn
 
 QEMU = "qemu-system-x86_64"
 BOOT_TIMEOUT = 300.0
@@ -49,11 +49,10 @@ def sweep_orphans() -> None:
     for directory in Path(tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
         try:
             owner = int((directory / "owner.pid").read_text())
-            os.kill(owner, 0)
-        except ProcessLookupError:
-            shutil.rmtree(directory, ignore_errors=True)
         except (OSError, ValueError):
             continue
+        if not process_alive(owner):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @atexit.register
