@@ -4,9 +4,9 @@ Feature: socket-proxyd — systemd listens locally and proxies to the pod's addr
   "Using rkt with systemd": redis runs in a pod with a fixed address on a PTP network, and a
   socket-activated systemd-socket-proxyd forwards localhost:6371 to it.
 
-  Stand-in: the document's docker://redis is an ACI of Debian's redis-server 7 at
-  /srv/aci/redis.aci in the VM until docker:// images exist (issue 6); the unit runs it by
-  that file instead of docker://redis.
+  Stand-in: Docker Hub is out of reach, so docker://redis comes from a Docker registry on
+  127.0.0.1:5000 inside the VM, holding an image of Debian's redis-server 7 (built from
+  /srv/aci/redis.aci), with rkt's docker.d mirror configuration pointing docker.io at it.
   # Differences: the document's unit asks for --net="ptp:IP=…" while its config is named
   # "ptp0": the unit below names ptp0. The document enables "proxy-to-redis.socket" although
   # the file is "proxy-to-rkt-redis.socket": the commands below use the file's name.
@@ -16,7 +16,8 @@ Feature: socket-proxyd — systemd listens locally and proxies to the pod's addr
   # also reaches (merged /usr).
 
   Background:
-    Given the file "/etc/rkt/net.d/ptp0.conf":
+    Given the docker registry on this host serves "/srv/aci/redis.aci" as "library/redis:latest"
+    And the file "/etc/rkt/net.d/ptp0.conf":
       """
       {
       	"name": "ptp0",
@@ -37,7 +38,7 @@ Feature: socket-proxyd — systemd listens locally and proxies to the pod's addr
       Description=Socket-proxyd redis server
 
       [Service]
-      ExecStart=/usr/bin/rkt --insecure-options=image run --net="ptp0:IP=172.16.28.101" /srv/aci/redis.aci
+      ExecStart=/usr/bin/rkt --insecure-options=image run --net="ptp0:IP=172.16.28.101" docker://redis
       KillMode=process
       """
     And the unit file "/etc/systemd/system/proxy-to-rkt-redis.service":
