@@ -1,6 +1,8 @@
 """The nspawn backend's command lines, read as data; no container needed."""
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from vm.backend.nspawn import (
     launch_argv,
     nspawn_argv,
 )
-from vm.run import run
+from vm.run import process_alive, run
 
 ROOTFS = Path("/cache/rootfs-k")
 
@@ -97,8 +99,19 @@ def test_an_unknown_backend_is_a_message() -> None:
 
 
 def test_a_live_process_is_alive_and_a_missing_one_is_not() -> None:
-    assert nspawn._alive(os.getpid())
-    assert not nspawn._alive(2**22 + 1)  # above the kernel's pid_max
+    assert process_alive(os.getpid())
+    assert not process_alive(2**22 + 1)  # above the kernel's pid_max
+
+
+def test_a_zombie_is_not_alive() -> None:
+    # A harness killed but not yet reaped must count as gone, or its VMs are never swept.
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not process_alive(child.pid)
+    child.wait()
 
 
 def test_a_process_without_a_container_child_has_no_leader() -> None:
