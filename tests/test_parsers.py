@@ -928,5 +928,7 @@ def test_cgls_command_line_with_a_newline() -> None:
 
 def test_cgls_truncated_cgroup_name() -> None:
     tree = parse_cgls("Control group /:\n-.slice\n└─system.slice (#60)\n  └─systemd-udevd.service … (#1096)\n")
-    (node,) = tree.node("/system.slice").children
+    system = tree.node("/system.slice")
+    assert system is not None
+    (node,) = system.children
     assert (node.name, node.cgroup_id) == ("systemd-udevd.service …", 1096)
