@@ -158,8 +158,9 @@ def prune() -> list[Path]:
     root = cache.cache_root()
     current = image_key()
     removed: list[Path] = []
-    for path in sorted(root.glob("image-*")):
-        if path.is_dir() and path.name != f"image-{current}":
+    # Images, and the rootfs trees container backends extract from them, by recipe key.
+    for path in sorted([*root.glob("image-*"), *root.glob("rootfs-*")]):
+        if path.is_dir() and path.name.split("-", 1)[1] != current:
             shutil.rmtree(path)
             removed.append(path)
     for path in sorted(root.glob("golden-*")):
