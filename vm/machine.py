@@ -58,6 +58,12 @@ class Machine:
         self.transcript.append(result)
         return result
 
+    def sh(
+        self, script: str, *, input: str | bytes | None = None, timeout: float = 120
+    ) -> CommandResult:
+        """Run a shell script as root (`/bin/sh -c script`)."""
+        return self.run(["/bin/sh", "-c", script], input=input, timeout=timeout)
+
     def run_expect(
         self, codes: Iterable[int], argv: Sequence[str], *, timeout: float = 120
     ) -> CommandResult:

@@ -333,7 +333,19 @@ class DockerBackend(Backend):
         _live.add(container)
         container.start()
         self._wait_until_running(started)
+        self._writable_proc_sys()
         self.boot_seconds = time.monotonic() - started
+
+    def _writable_proc_sys(self) -> None:
+        """Make /proc/sys writable, as on a real host.
+
+        Docker mounts it read-only (the API has no `systempaths=unconfined`), but pods' CNI
+        plugins write net sysctls such as ip_forward; those are per network namespace,
+        so the container's own, never the host's.
+        """
+        result = self.run(["mount", "-o", "remount,bind,rw", "/proc/sys"])
+        if not result.ok:
+            raise RuntimeError(f"cannot make /proc/sys writable:\n{result.describe()}")
 
     def _wait_until_running(self, started: float) -> None:
         deadline = started + BOOT_TIMEOUT
