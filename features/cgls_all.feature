@@ -46,6 +46,10 @@ Feature: systemd-cgls --all — the pod's empty cgroups too
     And the tree shows every cgroup that plain systemd-cgls shows
     And plain systemd-cgls does not show the inner "system-prepare\x2dapp.slice"
 
+  # The document's systemd ran on cgroup v1; what systemd 252 shows there was never seen by
+  # this spec (a guest on a v1 host, as in the docker backend here, lacks the reaper,
+  # shutdown and mount cgroups too), so this scenario judges the unified hierarchy only.
+  @needs-unified-cgroup
   Scenario: The document's mount, reaper and shutdown cgroups, where cgroup v1 has them
     When I run:
       """

@@ -15,6 +15,8 @@ CAPABILITIES = {
     "cgroup-limits": "cgroup controllers are delegated and enforced for pods",
     "network": "pods can get private network namespaces with CNI, isolated from the host",
     "console": "an interactive serial console",
+    "unified-cgroup": "the guest's systemd runs on the unified cgroup v2 hierarchy, "
+    "as systemd 252 does by default",
 }
 
 GUEST_ENV = {

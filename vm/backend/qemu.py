@@ -166,7 +166,7 @@ def say(message: str) -> None:
 class QemuBackend(Backend):
     name: ClassVar[str] = "qemu"
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"real-kernel", "cgroup-limits", "network", "console"}
+        {"real-kernel", "cgroup-limits", "network", "console", "unified-cgroup"}
     )
 
     def __init__(self, config: QemuConfig | None = None) -> None:
