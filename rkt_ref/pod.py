@@ -365,35 +365,13 @@ def gc(pods: Pods, policy: GcPolicy, *, out: TextIO = sys.stdout,
         return
     t = now()
     for pod in pods.in_dir(Dir.EMBRYO) + pods.in_dir(Dir.PREPARE):
-        if pod.try_lock():
-            try:
-                print(f'gc: moving failed pod "{pod.uuid}" to garbage', file=err)
-                pod.move(Dir.GARBAGE)
-            except FileNotFoundError:
-                pass
-            finally:
-                pod.unlock()
+        _collect(pod, f'gc: moving failed pod "{pod.uuid}" to garbage', err)
     for pod in pods.in_dir(Dir.PREPARED):
-        if _age(pod.path, t) < policy.expire_prepared:
-            continue
-        if pod.try_lock():
-            try:
-                print(f'gc: moving expired prepared pod "{pod.uuid}" to garbage', file=err)
-                pod.move(Dir.GARBAGE)
-            except FileNotFoundError:
-                pass
-            finally:
-                pod.unlock()
+        if _age(pod.path, t) >= policy.expire_prepared:
+            _collect(pod, f'gc: moving expired prepared pod "{pod.uuid}" to garbage', err)
     for pod in pods.in_dir(Dir.EXITED_GARBAGE):
-        if _age(pod.path, t, use_ctime=True) < policy.grace_period:
-            continue
-        if pod.try_lock():
-            try:
-                pod.move(Dir.GARBAGE)
-            except FileNotFoundError:
-                pass
-            finally:
-                pod.unlock()
+        if _age(pod.path, t, use_ctime=True) >= policy.grace_period:
+            _collect(pod, None, err)
     for pod in pods.in_dir(Dir.GARBAGE):
         if not pod.try_lock():
             continue
@@ -439,3 +417,16 @@ class Embryo:
         finally:
             self.pod.unlock()
 
+
+def _collect(pod: Pod, message: str | None, err: TextIO) -> None:
+    """Move a pod nobody holds to garbage/, saying so where rkt does."""
+    if not pod.try_lock():
+        return
+    try:
+        if message:
+            print(message, file=err)
+        pod.move(Dir.GARBAGE)
+    except FileNotFoundError:
+        pass  # another gc moved it first
+    finally:
+        pod.unlock()
