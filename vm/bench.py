@@ -4,7 +4,7 @@ Machines here are noisy, so what matters are ratios of figures taken side by sid
 one run; each figure is the median of several repetitions, with its min and max.
 Nothing here asserts a time: it measures and reports.
 
-    python -m vm.bench [--reps N] [--rkt PATH] [--skip-slow] [--out reports/bench.json]
+    python -m vm.bench [--reps N] [--rkt PATH] [--skip-slow] [--backends B...] [--out FILE]
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from conformance.results import read_run
 from vm import accel
 from vm import image as image_mod
+from vm.backend import NAMES, unavailable_reason
 from vm.backend.qemu import QemuBackend
 from vm.machine import Machine
 from vm.run import run
@@ -238,16 +240,50 @@ def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, fl
 # -- the whole spec ------------------------------------------------------------------------
 
 
-def whole_spec(workers: int) -> float:
-    argv = [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:randomly"]
+@dataclass
+class SpecRun:
+    """One whole-spec run: its wall time and each scenario's verdict."""
+
+    seconds: float
+    verdicts: dict[str, str]
+
+
+def whole_spec(backend: str, workers: int, reports: Path) -> SpecRun:
+    junit = reports / f"spec-{backend}-{workers}.xml"
+    argv = [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:randomly",
+            "--backend", backend, f"--junitxml={junit}"]
     if workers > 1:
         argv += ["-n", str(workers)]
+    junit.unlink(missing_ok=True)
     started = time.monotonic()
     result = run(argv, check=False, capture=True)
     elapsed = time.monotonic() - started
     tail = result.stdout.decode(errors="replace").strip().splitlines()[-1:]
-    print(f"  whole spec with {workers} worker(s): {elapsed:.0f} s {tail}", file=sys.stderr)
-    return elapsed
+    print(f"  whole spec on {backend} with {workers} worker(s): {elapsed:.0f} s {tail}",
+          file=sys.stderr, flush=True)
+    verdicts = {s.test: str(s.verdict) for s in read_run(junit).scenarios} \
+        if junit.is_file() else {}
+    return SpecRun(elapsed, verdicts)
+
+
+def spec_figures(backend: str, reports: Path) -> tuple[list[Figure], dict[str, object]]:
+    """The whole spec serial and with 2 workers on one backend, and whether verdicts agree."""
+    runs = {n: whole_spec(backend, n, reports) for n in (1, 2)}
+    figures = [Figure(f"whole spec on {backend}, {n} worker(s)", "s", [r.seconds],
+                      note="one repetition: a run takes minutes") for n, r in runs.items()]
+    serial, parallel = runs[1].verdicts, runs[2].verdicts
+    differ = sorted(t for t in serial.keys() | parallel.keys()
+                    if serial.get(t) != parallel.get(t))
+    return figures, {"backend": backend, "scenarios": len(serial),
+                     "serial": _count(serial), "2 workers": _count(parallel),
+                     "verdicts differ": differ}
+
+
+def _count(verdicts: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for verdict in verdicts.values():
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
 
 
 # -- report --------------------------------------------------------------------------------
@@ -277,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-slow", action="store_true",
                         help="leave out the cold image build and the whole-spec runs")
     parser.add_argument("--out", type=Path, default=Path("reports/bench.json"))
+    parser.add_argument("--backends", nargs="+", default=["qemu", "docker"],
+                        choices=NAMES, metavar="BACKEND",
+                        help="backends for the whole-spec runs (default: qemu docker)")
     args = parser.parse_args(argv)
 
     image_mod.ensure_image()
@@ -303,13 +342,21 @@ def main(argv: list[str] | None = None) -> int:
         figures += other
         ratios[f"pod start: {args.rkt} / rkt_ref"] = ratio(other[0], pods[0])
 
-    if args.skip_slow:
-        figures += [Figure(f"whole spec, {n} worker(s)", "s", note=slow_note) for n in (1, 2)]
-    else:
-        serial = repeat("whole spec, 1 worker", "s", 1, lambda: whole_spec(1))
-        parallel = repeat("whole spec, 2 workers", "s", 1, lambda: whole_spec(2))
+    spec_runs: list[dict[str, object]] = []
+    for backend in args.backends:
+        if args.skip_slow:
+            figures += [Figure(f"whole spec on {backend}, {n} worker(s)", "s", note=slow_note)
+                        for n in (1, 2)]
+            continue
+        missing = unavailable_reason(backend)
+        if missing:
+            figures += [Figure(f"whole spec on {backend}, {n} worker(s)", "s", note=missing)
+                        for n in (1, 2)]
+            continue
+        (serial, parallel), verdicts = spec_figures(backend, args.out.parent)
         figures += [serial, parallel]
-        ratios["whole spec: serial / 2 workers"] = ratio(serial, parallel)
+        ratios[f"whole spec on {backend}: serial / 2 workers"] = ratio(serial, parallel)
+        spec_runs.append(verdicts)
 
     report = {
         "accel": accel.detect(),
@@ -317,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": [f.as_dict() for f in figures],
         "ratios": ratios,
         "footprint": sizes,
+        "whole_spec_verdicts": spec_runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
