@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import tarfile
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -22,6 +21,7 @@ from rkt_ref import api
 from rkt_ref.errors import RktError
 from rkt_ref.pod import Dir, GcPolicy, Pod, Pods, gc
 from rkt_ref.store import Store
+from tests.acis import write_aci
 
 # --- codec --------------------------------------------------------------------------------
 
@@ -165,24 +165,9 @@ def test_pod_filters(tmp_path: Path) -> None:
     assert not api.pod_matches(msg, flt(network_names=["default"]))
 
 
-def _aci(path: Path, name: str, version: str) -> Path:
-    manifest = {"acKind": "ImageManifest", "acVersion": "0.8.11", "name": name,
-                "labels": [{"name": "version", "value": version}],
-                "app": {"exec": ["/bin/true"], "user": "0", "group": "0"}}
-    with tarfile.open(path, "w") as tf:
-        data = json.dumps(manifest).encode()
-        info = tarfile.TarInfo("manifest")
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
-        d = tarfile.TarInfo("rootfs")
-        d.type = tarfile.DIRTYPE
-        tf.addfile(d)
-    return path
-
-
 def test_image_filters(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    info = store.import_file(_aci(tmp_path / "e.aci", "coreos.com/etcd", "v2.2.5"))
+    info = store.import_file(write_aci(tmp_path / "e.aci", "coreos.com/etcd", "v2.2.5"))
     img = api.image_message(info, store, detail=True)
 
     def flt(**kw: Any) -> dict[str, Any]:
@@ -258,7 +243,7 @@ def test_grpc_round_trip(served: tuple[Any, Path]) -> None:
         _call(channel, "InspectPod", {"id": "00000000-0000-4000-8000-000000000000"})
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
     store = Store(root)
-    img = store.import_file(_aci(root / "e.aci", "coreos.com/etcd", "v2.2.5"))
+    img = store.import_file(write_aci(root / "e.aci", "coreos.com/etcd", "v2.2.5"))
     images = _call(channel, "ListImages", {"filters": [{"base_names": ["etcd"]}]})["images"]
     assert [i["id"] for i in images] == [img.id]
     inspected = _call(channel, "InspectImage", {"id": img.id})["image"]

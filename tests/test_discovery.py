@@ -5,9 +5,6 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
-import io
-import json
-import tarfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from rkt_ref import discovery
 from rkt_ref.errors import RktError
 from rkt_ref.store import FetchPolicy, Store, fetch
+from tests.acis import aci_tar
 
 PAGE = """<html><head>
 <meta name="ac-discovery" content="example.com https://cdn.example.com/{name}-{version}-{os}-{arch}.{ext}">
@@ -66,25 +64,11 @@ def test_discovery_failure_is_one_message(monkeypatch: pytest.MonkeyPatch) -> No
     assert e.value.hint and "--insecure-options=http" in e.value.hint
 
 
-def aci_bytes() -> bytes:
-    manifest = json.dumps({"acKind": "ImageManifest", "acVersion": "0.8.11",
-                           "name": "example.com/served",
-                           "labels": [{"name": "version", "value": "2"}]}).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        info = tarfile.TarInfo("manifest")
-        info.size = len(manifest)
-        tf.addfile(info, io.BytesIO(manifest))
-        rootfs = tarfile.TarInfo("rootfs")
-        rootfs.type = tarfile.DIRTYPE
-        tf.addfile(rootfs)
-    return gzip.compress(buf.getvalue())
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "www").mkdir()
-    (tmp_path / "www" / "served.aci").write_bytes(aci_bytes())
+    served = aci_tar("example.com/served", "2", app=False)
+    (tmp_path / "www" / "served.aci").write_bytes(gzip.compress(served))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler,
                                 directory=str(tmp_path / "www"))
     handler.log_message = lambda *a: None  # type: ignore[attr-defined,method-assign]

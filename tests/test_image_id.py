@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
-import json
 import lzma
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from rkt_ref import store as store_module
 from rkt_ref.store import ID_PREFIX, Store, image_id, short_id
-
-MANIFEST = json.dumps({"acKind": "ImageManifest", "acVersion": "0.8.11",
-                       "name": "example.com/app",
-                       "labels": [{"name": "version", "value": "1.0"}]}).encode()
+from tests.acis import aci_tar
 
 
 def plain_tar() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        info = tarfile.TarInfo("manifest")
-        info.size = len(MANIFEST)
-        tf.addfile(info, io.BytesIO(MANIFEST))
-        rootfs = tarfile.TarInfo("rootfs")
-        rootfs.type = tarfile.DIRTYPE
-        tf.addfile(rootfs)
-    return buf.getvalue()
+    return aci_tar("example.com/app", "1.0", app=False)
 
 
 def test_id_is_sha512_of_the_uncompressed_tar(tmp_path: Path) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from rkt_ref import cli, trust
 from rkt_ref.errors import RktError
 from rkt_ref.store import FetchPolicy, Store, fetch
+from tests.acis import write_aci
 
 pytestmark = pytest.mark.skipif(not (shutil.which("gpg") and shutil.which("gpgv")),
                                 reason="needs gpg (to make keys) and gpgv")
@@ -58,21 +56,6 @@ def signers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Signer, 
     yield coreos, example
     for s in (coreos, example):
         subprocess.run(["gpgconf", "--homedir", str(s.home), "--kill", "all"], check=False)
-
-
-def _aci(path: Path, name: str) -> Path:
-    manifest = {"acKind": "ImageManifest", "acVersion": "0.8.11", "name": name,
-                "labels": [{"name": "version", "value": "v1"}],
-                "app": {"exec": ["/bin/true"], "user": "0", "group": "0"}}
-    with tarfile.open(path, "w") as tf:
-        data = json.dumps(manifest).encode()
-        info = tarfile.TarInfo("manifest")
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
-        d = tarfile.TarInfo("rootfs")
-        d.type = tarfile.DIRTYPE
-        tf.addfile(d)
-    return path
 
 
 # --- keys -------------------------------------------------------------------------------
@@ -174,7 +157,7 @@ def _policy(tmp_path: Path, insecure: bool = False) -> FetchPolicy:
 
 def test_good_signature_by_prefix_key(tmp_path: Path, signers: tuple[Signer, Signer],
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     signers[0].sign(aci)
     trust.KeyStore(tmp_path / "etc").add(trust.read_key(signers[0].armored), "coreos.com/etcd")
     info = fetch(Store(tmp_path / "rkt"), str(aci), _policy(tmp_path))
@@ -183,7 +166,7 @@ def test_good_signature_by_prefix_key(tmp_path: Path, signers: tuple[Signer, Sig
 
 
 def test_missing_signature(tmp_path: Path) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     with pytest.raises(RktError, match="error opening signature file") as e:
         fetch(Store(tmp_path / "rkt"), str(aci), _policy(tmp_path))
     assert e.value.hint and "--insecure-options=image" in e.value.hint
@@ -191,7 +174,7 @@ def test_missing_signature(tmp_path: Path) -> None:
 
 
 def test_tampered_image_is_refused(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     signers[0].sign(aci)
     with open(aci, "ab") as f:
         f.write(b"\0" * 512)
@@ -203,7 +186,7 @@ def test_tampered_image_is_refused(tmp_path: Path, signers: tuple[Signer, Signer
 
 
 def test_untrusted_signer(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     signers[1].sign(aci)
     trust.KeyStore(tmp_path / "etc").add(trust.read_key(signers[0].armored), "coreos.com")
     with pytest.raises(RktError, match="signature made by unknown entity"):
@@ -212,7 +195,7 @@ def test_untrusted_signer(tmp_path: Path, signers: tuple[Signer, Signer]) -> Non
 
 def test_key_for_another_prefix_does_not_count(tmp_path: Path,
                                                signers: tuple[Signer, Signer]) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     signers[1].sign(aci)
     trust.KeyStore(tmp_path / "etc").add(trust.read_key(signers[1].armored), "example.com")
     with pytest.raises(RktError, match="trusted for prefix example.com, not for image"):
@@ -220,7 +203,7 @@ def test_key_for_another_prefix_does_not_count(tmp_path: Path,
 
 
 def test_no_keys_at_all(tmp_path: Path, signers: tuple[Signer, Signer]) -> None:
-    aci = _aci(tmp_path / "etcd.aci", "coreos.com/etcd")
+    aci = write_aci(tmp_path / "etcd.aci", "coreos.com/etcd", "v1")
     signers[0].sign(aci)
     with pytest.raises(RktError, match="unknown entity"):
         fetch(Store(tmp_path / "rkt"), str(aci), _policy(tmp_path))
