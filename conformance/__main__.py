@@ -1,6 +1,7 @@
 """`python -m conformance run|mutants|package|render`: what the nox sessions call.
 
-  run [--rkt PATH] [--against B] [--repeat N] [PYTEST ARGS]   judge a runtime (and diff)
+  run [--rkt PATH] [--against B] [--repeat N] [--reports DIR] [PYTEST ARGS]
+                                                               judge a runtime (and diff)
   mutants [--mutant NAME]... [--no-baseline] [PYTEST ARGS]     prove the spec can fail
   package DIR                                                  rkt_ref as a runtime directory
   render [DIR]                                                 the living document from DIR
@@ -41,6 +42,8 @@ def main(argv: list[str]) -> int:
                      help="also run B and print where the two behave differently")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="run N times and report scenarios whose verdict changed")
+    run.add_argument("--reports", type=Path, default=session.REPORTS, metavar="DIR",
+                     help="where the reports go (default: reports/)")
     mutants = verbs.add_parser("mutants", allow_abbrev=False,
                                help="each mutant against the scenarios that must kill it")
     mutants.add_argument("--mutant", action="append", default=[], metavar="NAME")
@@ -55,7 +58,7 @@ def main(argv: list[str]) -> int:
     if ns.verb == "run":
         if ns.repeat < 1:
             parser.error("--repeat must be at least 1")
-        return session.conformance(ns.rkt, ns.against, ns.repeat, rest)
+        return session.conformance(ns.rkt, ns.against, ns.repeat, rest, ns.reports)
     if ns.verb == "mutants":
         return session.mutants(ns.mutant, rest, baseline=not ns.no_baseline)
     if rest:
