@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import mounts, net
+from . import mounts, net, proc
 from .errors import RktError, die
 from .schema import PodManifest
 
@@ -244,14 +245,16 @@ class Pods:
         return Pod(self, uid, Dir.EMBRYO, fd)
 
     def all(self) -> list[Pod]:
-        out: list[Pod] = []
+        found: dict[str, Pod] = {}
         for d in Dir:
             try:
                 names = os.listdir(self.root / d)
             except FileNotFoundError:
                 continue
-            out.extend(Pod(self, n, d) for n in names if _looks_like_uuid(n))
-        return sorted(out, key=lambda p: p.uuid)
+            # A pod moved on (run/ -> exited-garbage/ by a gc) while the directories are
+            # read is seen twice; the later sighting is the newer one, so it wins.
+            found.update((n, Pod(self, n, d)) for n in names if _looks_like_uuid(n))
+        return sorted(found.values(), key=lambda p: p.uuid)
 
     def in_dir(self, d: Dir) -> list[Pod]:
         return [p for p in self.all() if p.dir == d]
@@ -317,8 +320,66 @@ def release_network(pod: Pod) -> None:
             log.warning("pod %s: %s", pod.uuid, e.message)
 
 
+# machined's record of each registered machine; nspawn removes its pod's when it ends.
+MACHINES_DIR = Path("/run/systemd/machines")
+# How long gc waits for a leftover pod's processes to die once their PID 1 is killed.
+LEFTOVER_WAIT = 10.0
+
+
+def _is_init_of(pid: int, uuid: str) -> bool:
+    """Whether pid is the pod's PID 1: nspawn gives it container_uuid=<uuid>."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"container_uuid={uuid}".encode() in environ
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def end_leftovers(pod: Pod) -> None:
+    """Kill what is left of a pod whose nspawn died without ending it.
+
+    nspawn killed with SIGKILL leaves the pod's systemd and apps running, reparented to
+    PID 1 and still registered with machined as rkt-<uuid>; deleting the pod under them
+    would leave processes, a cgroup and a machine behind. The caller holds the pod's lock
+    and has seen that its nspawn is gone. The pod's PID 1 is killed, which takes its
+    whole PID namespace with it, and the registration is dropped; the machine's unit is
+    never stopped, as with --keep-unit it is whatever service ran `rkt run`.
+    """
+    name = f"rkt-{pod.uuid}"
+    if not (MACHINES_DIR / name).exists():
+        return  # nspawn unregistered it: the pod ended as pods do
+    try:
+        res = proc.run(["machinectl", "show", "--property=Leader", "--value", name],
+                       check=False)
+        leader = int(res.stdout.strip()) if res.stdout.strip().isdigit() else 0
+        if res.returncode == 0 and leader > 0 and _is_init_of(leader, pod.uuid):
+            log.warning("pod %s outlived its nspawn; killing what is left of it", pod.uuid)
+            try:
+                os.kill(leader, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + LEFTOVER_WAIT
+            while not _gone(leader) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        # Gone already if its scope emptied and machined noticed: an error is expected then.
+        proc.run(["busctl", "call", "org.freedesktop.machine1", "/org/freedesktop/machine1",
+                  "org.freedesktop.machine1.Manager", "UnregisterMachine", "s", name],
+                 check=False)
+    except RktError as e:
+        log.warning("pod %s: cannot end what is left of it: %s", pod.uuid, e.message)
+
+
 def delete(pod: Pod) -> bool:
     """Unmount and remove a pod directory; False if something stays mounted."""
+    end_leftovers(pod)
     release_network(pod)
     mounts.unmount_all(pod.path)
     if mounts.mountpoints_under(pod.path):
@@ -353,6 +414,7 @@ def gc(pods: Pods, policy: GcPolicy, *, out: TextIO = sys.stdout,
         try:
             if pod.nspawn_alive():
                 continue
+            end_leftovers(pod)
             release_network(pod)
             print(f'gc: moving pod "{pod.uuid}" to garbage', file=err)
             try:

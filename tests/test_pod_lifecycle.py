@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from rkt_ref import pod as pod_module
+from rkt_ref import proc
 from rkt_ref.errors import RktError
 from rkt_ref.pod import Dir, Embryo, GcPolicy, Pod, Pods, State, gc
 
@@ -221,3 +227,109 @@ def test_pod_dirs_have_rkts_permissions(tmp_path: Path) -> None:
     for d in Dir:
         assert ((pods.root / d).stat().st_mode & 0o7777) == 0o750, d
     assert (pod.path.stat().st_mode & 0o7777) == 0o750
+
+
+def test_a_pod_moved_while_the_pods_are_listed_is_listed_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gc moving a pod from run/ to exited-garbage/ between the reads of the two
+    directories: `rkt list` shows the pod once, where it is now."""
+    pods = Pods(tmp_path)
+    pod = started(pods)
+    real_listdir = os.listdir
+
+    def listdir_then_gc(path: str | os.PathLike[str]) -> list[str]:
+        names = real_listdir(path)
+        if Path(path) == pods.root / "run" and pod.dir == Dir.RUN:
+            pod.move(Dir.EXITED_GARBAGE)  # the "other gc", right after run/ was read
+        return names
+
+    monkeypatch.setattr(pod_module.os, "listdir", listdir_then_gc)
+    listed = pods.all()
+    assert [(p.uuid, p.dir) for p in listed] == [(pod.uuid, Dir.EXITED_GARBAGE)]
+    assert listed[0].state() == State.EXITED_GARBAGE
+
+
+@pytest.fixture
+def pod_init(tmp_path: Path) -> Iterator[tuple[Pods, Pod, subprocess.Popen[bytes]]]:
+    """An exited pod (lock free, no nspawn) whose PID 1 lives on, as after SIGKILL to
+    nspawn: a process with the environment nspawn gives the pod's systemd."""
+    pods = Pods(tmp_path)
+    pod = started(pods)
+    pod.unlock()
+    init = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                            env={"container": "rkt", "container_uuid": pod.uuid})
+    yield pods, pod, init
+    init.kill()
+    init.wait()
+
+
+def _machined(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, leader: int,
+              ) -> list[list[str]]:
+    """A machined that still has `name` registered with `leader`; returns the calls."""
+    machines = tmp_path / "machines"
+    machines.mkdir()
+    (machines / name).write_text(f"NAME={name}\nLEADER={leader}\n")
+    monkeypatch.setattr(pod_module, "MACHINES_DIR", machines)
+    calls: list[list[str]] = []
+
+    def fake_run(argv: Sequence[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))
+        if argv[:2] == ["machinectl", "show"]:
+            return subprocess.CompletedProcess(list(argv), 0, f"{leader}\n", "")
+        if argv[:2] == ["busctl", "call"]:
+            (machines / name).unlink()
+            return subprocess.CompletedProcess(list(argv), 0, "", "")
+        raise AssertionError(f"unexpected command {argv}")
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    return calls
+
+
+def test_gc_kills_what_is_left_of_a_pod_whose_nspawn_died(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        pod_init: tuple[Pods, Pod, subprocess.Popen[bytes]]) -> None:
+    """SIGKILL to nspawn leaves the pod's systemd running and registered: gc kills it
+    (and with it the pod's PID namespace) and drops the registration before it tears
+    down the network and deletes the directory the pod still runs from."""
+    pods, pod, init = pod_init
+    calls = _machined(monkeypatch, tmp_path, f"rkt-{pod.uuid}", init.pid)
+    run_gc(pods, grace_period=0.0)
+    assert init.wait(timeout=10) == -signal.SIGKILL
+    assert ["busctl", "call", "org.freedesktop.machine1", "/org/freedesktop/machine1",
+            "org.freedesktop.machine1.Manager", "UnregisterMachine", "s",
+            f"rkt-{pod.uuid}"] in calls
+    assert pods.all() == []
+
+
+def test_gc_kills_no_process_that_is_not_the_pods_init(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        pod_init: tuple[Pods, Pod, subprocess.Popen[bytes]]) -> None:
+    """A stale registration whose leader PID now names another process (not the pod's
+    PID 1): gc drops the registration and kills nothing."""
+    pods, pod, _ = pod_init
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                                 env={"container_uuid": "another-pod"})
+    try:
+        calls = _machined(monkeypatch, tmp_path, f"rkt-{pod.uuid}", bystander.pid)
+        run_gc(pods, grace_period=0.0)
+        assert bystander.poll() is None
+        assert any(c[:2] == ["busctl", "call"] for c in calls)
+        assert pods.all() == []
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_gc_asks_machined_nothing_about_pods_that_ended_normally(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pods = Pods(tmp_path)
+    pod = started(pods)
+    pod.unlock()
+    monkeypatch.setattr(pod_module, "MACHINES_DIR", tmp_path / "machines")
+
+    def no_commands(argv: Sequence[str], **kw: object) -> None:
+        raise AssertionError(f"unexpected command {argv}")
+
+    monkeypatch.setattr(proc, "run", no_commands)
+    run_gc(pods, grace_period=0.0)
+    assert pods.all() == []
