@@ -31,6 +31,9 @@ log = logging.getLogger("rkt")
 
 ID_PREFIX = "sha512-"
 ID_HEX = 64
+# Work directories under cas/tmp that a later import sweeps once their rkt is gone.
+IMPORT_PREFIX = "import-"
+REMOVE_PREFIX = "rm-"
 
 
 def image_id(path: Path, limits: Limits | None = None) -> str:
@@ -195,7 +198,13 @@ class Store:
             log.debug("store: %s already present", iid)
             self._remember(seen, iid)
             return self.get(iid)
-        tmp = Path(tempfile.mkdtemp(prefix="import-", dir=self._dir("tmp")))
+        with self.locked():
+            self._sweep_tmp()
+            tmp = Path(tempfile.mkdtemp(prefix=IMPORT_PREFIX, dir=self._dir("tmp")))
+            # Held until this import ends, however it ends: a sweep tells a killed
+            # import's directory from a live one by this lock.
+            tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(tmp_fd, fcntl.LOCK_EX)
         try:
             manifest = archive.extract(path, tmp / "tree", limits)
             shutil.copyfile(path, tmp / "blob")
@@ -214,7 +223,36 @@ class Store:
             self._remember(seen, iid)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            os.close(tmp_fd)
         return info
+
+    def _sweep_tmp(self) -> None:
+        """Remove what killed imports and removals left in tmp/; the caller holds the lock.
+
+        A removal's directory lives entirely under the store lock, so one seen here is a
+        leftover; an import's is a leftover once nobody holds its own lock.
+        """
+        try:
+            names = os.listdir(self.root / "tmp")
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = self.root / "tmp" / name
+            if name.startswith(REMOVE_PREFIX):
+                shutil.rmtree(path, ignore_errors=True)
+            elif name.startswith(IMPORT_PREFIX):
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # an import in progress
+                finally:
+                    os.close(fd)
+                log.debug("store: removing %s, left by an import that did not finish", path)
+                shutil.rmtree(path, ignore_errors=True)
 
     def _seen_path(self, path: Path) -> Path | None:
         """Where the ID of this exact file (path, inode, size, mtime) is remembered."""
@@ -255,7 +293,7 @@ class Store:
             tree = self.tree(image_id)
             if tree.exists():
                 # Rename first so a half-deleted tree is never visible under its ID.
-                doomed = Path(tempfile.mkdtemp(prefix="rm-", dir=self._dir("tmp")))
+                doomed = Path(tempfile.mkdtemp(prefix=REMOVE_PREFIX, dir=self._dir("tmp")))
                 os.rename(tree, doomed / "tree")
                 shutil.rmtree(doomed, ignore_errors=True)
 

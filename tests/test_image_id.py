@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import lzma
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,25 @@ def test_reimporting_the_same_file_skips_hashing(tmp_path: Path,
     aci.write_bytes(plain_tar())  # changed file: hashed again
     with pytest.raises(AssertionError, match="hashed again"):
         store.import_file(aci)
+
+
+def test_an_import_sweeps_what_killed_imports_left(tmp_path: Path) -> None:
+    """An rkt killed while importing (or removing) an image leaves its work directory
+    under cas/tmp; the next import removes it, but not one another import still holds."""
+    store = Store(tmp_path / "rkt")
+    tmp = store.root / "tmp"
+    killed_import = tmp / "import-killed"
+    (killed_import / "tree" / "rootfs").mkdir(parents=True)
+    (killed_import / "tree" / "rootfs" / "big").write_bytes(b"x" * 4096)
+    killed_removal = tmp / "rm-killed"
+    (killed_removal / "tree").mkdir(parents=True)
+    live_import = tmp / "import-live"
+    live_import.mkdir()
+    fd = os.open(live_import, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as the importing rkt holds it
+    try:
+        (tmp_path / "a.aci").write_bytes(plain_tar())
+        store.import_file(tmp_path / "a.aci")
+        assert sorted(os.listdir(tmp)) == ["import-live"]
+    finally:
+        os.close(fd)
