@@ -125,8 +125,19 @@ class Pod:
         os.rename(self.path, dest)
         self.dir = to
 
+    def follow(self) -> None:
+        """Look where the pod is now: another rkt may have moved it on since it was listed
+        (prepare/ -> run/ by `rkt run`, run/ -> exited-garbage/ by gc)."""
+        if self.lock_fd >= 0 or self.path.is_dir():
+            return
+        for d in Dir:
+            if (self.pods.root / d / self.uuid).is_dir():
+                self.dir = d
+                return
+
     # --- contents ---------------------------------------------------------------------
     def manifest(self) -> PodManifest | None:
+        self.follow()
         try:
             return PodManifest.from_bytes((self.path / "pod").read_bytes())
         except (OSError, RktError):
@@ -157,6 +168,7 @@ class Pod:
         return f"--uuid={self.uuid}".encode() in cmdline
 
     def state(self) -> State:
+        self.follow()
         match self.dir:
             case Dir.EMBRYO:
                 return State.EMBRYO

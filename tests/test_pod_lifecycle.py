@@ -249,6 +249,26 @@ def test_a_pod_moved_while_the_pods_are_listed_is_listed_once(
     assert listed[0].state() == State.EXITED_GARBAGE
 
 
+def test_a_pod_that_moved_on_since_it_was_listed_is_judged_where_it_is_now(
+        tmp_path: Path) -> None:
+    """`rkt run` moves its pod from prepare/ to run/ after `rkt list` read the directories:
+    the pod is running, not an aborted prepare (its old directory is gone, not unlocked)."""
+    pods = Pods(tmp_path)
+    runner = pods.create()
+    runner.move(Dir.PREPARE)
+    (listed,) = pods.all()
+    runner.move(Dir.RUN)  # still locked, as by the rkt about to exec nspawn
+    assert listed.state() == State.RUNNING
+    assert listed.dir == Dir.RUN
+    runner.unlock()
+    (listed,) = pods.all()
+    other_gc = Pod(pods, runner.uuid, Dir.RUN)
+    assert other_gc.try_lock()
+    other_gc.move(Dir.EXITED_GARBAGE)
+    other_gc.unlock()
+    assert listed.state() == State.EXITED_GARBAGE
+
+
 @pytest.fixture
 def pod_init(tmp_path: Path) -> Iterator[tuple[Pods, Pod, subprocess.Popen[bytes]]]:
     """An exited pod (lock free, no nspawn) whose PID 1 lives on, as after SIGKILL to
