@@ -8,7 +8,6 @@ elsewhere they skip, saying so.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,24 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from vm import cache, image
+from tests.vmready import why_no_vm
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _ready() -> str | None:
-    if shutil.which("qemu-system-x86_64") is None:
-        return "qemu is not installed"
-    key = image.image_key()
-    if not (cache.cache_root() / f"image-{key}" / "disk.qcow2").exists():
-        return "no cached VM image (run `python -m vm image`)"
-    states = [p for p in cache.cache_root().glob("golden-*/image.key") if p.read_text() == key]
-    if not states:
-        return "no saved VM state for the current image (run `python -m vm run -- true`)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_ready() is not None, reason=str(_ready()))
+pytestmark = pytest.mark.skipif(why_no_vm() is not None, reason=str(why_no_vm()))
 
 
 def _vm_dirs_of(pid: int) -> list[Path]:
