@@ -1,7 +1,9 @@
 """The docker backend's container, read as data; no engine needed."""
 
 import io
+import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,7 @@ from vm.backend.docker import (
     container_spec,
     exec_argv,
     parse_cgroup_probe,
+    read_outputs,
     tar_one,
 )
 
@@ -86,14 +89,43 @@ def test_the_owner_label_names_this_process() -> None:
 
 
 def test_commands_are_bounded_by_timeout_in_the_guest() -> None:
-    assert exec_argv(["true"], 30, None) == ["timeout", "--kill-after=5", "30", "true"]
-
-
-def test_input_becomes_stdin_and_its_file_is_removed() -> None:
-    argv = exec_argv(["cat"], 30, "/var/tmp/in")
+    argv = exec_argv(["true"], 30, "/var/tmp/out")
     assert argv[:2] == ["/bin/sh", "-c"]
-    assert 'exec <"$0"' in argv[2] and 'rm -f "$0"' in argv[2]
-    assert argv[3:] == ["/var/tmp/in", "timeout", "--kill-after=5", "30", "cat"]
+    assert argv[-4:] == ["timeout", "--kill-after=5", "30", "true"]
+
+
+def _run_wrapped(tmp_path: Path, argv: list[str], stdin: bytes | None = None,
+                 done: tuple[str, ...] = ()) -> tuple[Path, str, str, int | None]:
+    """Run exec_argv's wrapper with this host's sh, then read back what it wrote."""
+    out_dir = tmp_path / "out"
+    stdin_path = None
+    if stdin is not None:
+        (tmp_path / "in").write_bytes(stdin)
+        stdin_path = str(tmp_path / "in")
+    subprocess.run(exec_argv(argv, 30, str(out_dir), stdin_path, done), check=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(out_dir, arcname="out")
+    return (out_dir, *read_outputs(buffer.getvalue()))
+
+
+def test_output_and_status_come_back_through_files(tmp_path: Path) -> None:
+    _, out, err, rc = _run_wrapped(tmp_path, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (out, err, rc) == ("out\n", "err\n", 3)
+
+
+def test_input_becomes_stdin_and_its_file_is_removed(tmp_path: Path) -> None:
+    _, out, _, rc = _run_wrapped(tmp_path, ["cat"], stdin=b"data")
+    assert (out, rc) == ("data", 0)
+    assert not (tmp_path / "in").exists()
+
+
+def test_earlier_output_directories_are_removed(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "stdout").write_text("x")
+    _run_wrapped(tmp_path, ["true"], done=(str(old),))
+    assert not old.exists()
 
 
 def test_tar_one_holds_one_file_with_its_mode() -> None:

@@ -141,12 +141,35 @@ def container_spec(layout: CgroupLayout, image_key: str, owner: str,
     return ContainerSpec(kwargs, volumes, tmpfs)
 
 
-def exec_argv(argv: Sequence[str], timeout: float, stdin_path: str | None) -> list[str]:
-    """The guest enforces the deadline; input arrives as a file that becomes stdin."""
+# The command's output goes to files in the container, read back with the archive API:
+# an exec's attached stream sometimes misses the output of a command that ends quickly
+# (docker-py #2042, #3332), which here made `machinectl list` and `systemctl show` look
+# empty. $1: the output directory; $2: a file to become stdin, or ""; $3: directories of
+# earlier commands, already read, to remove.
+_EXEC = ('d=$1 i=$2 old=$3; shift 3; [ -z "$old" ] || rm -rf $old; mkdir "$d" || exit 125; '
+         'if [ -n "$i" ]; then exec <"$i" && rm -f "$i" || exit 125; fi; '
+         '"$@" >"$d/stdout" 2>"$d/stderr"; echo $? >"$d/rc"')
+
+
+def exec_argv(argv: Sequence[str], timeout: float, out_dir: str, stdin_path: str | None = None,
+              done: Sequence[str] = ()) -> list[str]:
+    """argv under the guest's deadline, its output to out_dir, input from stdin_path."""
     guarded = ["timeout", "--kill-after=5", f"{timeout:.0f}", *argv]
-    if stdin_path is None:
-        return guarded
-    return ["/bin/sh", "-c", 'exec <"$0" && rm -f "$0" && exec "$@"', stdin_path, *guarded]
+    return ["/bin/sh", "-c", _EXEC, "sh", out_dir, stdin_path or "", " ".join(done), *guarded]
+
+
+def read_outputs(archive: bytes) -> tuple[str, str, int | None]:
+    """stdout, stderr and exit status from the archive of a command's output directory."""
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                files[member.name.rsplit("/", 1)[-1]] = handle.read()
+    rc = files.get("rc", b"").strip()
+    return (files.get("stdout", b"").decode(errors="replace"),
+            files.get("stderr", b"").decode(errors="replace"),
+            int(rc) if rc.isdigit() else None)
 
 
 def tar_one(name: str, data: bytes, mode: int) -> bytes:
@@ -301,7 +324,8 @@ class DockerBackend(Backend):
 
     def __init__(self) -> None:
         self.container: DockerContainer | None = None
-        self._inputs = 0
+        self._commands = 0
+        self._read: list[str] = []  # output directories read back, to remove
         self.boot_seconds = 0.0
 
     @classmethod
@@ -391,22 +415,32 @@ class DockerBackend(Backend):
         self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 120
     ) -> CommandResult:
         wrapped = self._wrapped()
+        self._commands += 1
+        out_dir = f"{STAGING}/rkt-ref-run-{self._commands}"
         stdin_path = None
         if input is not None:
-            self._inputs += 1
-            name = f"rkt-ref-stdin-{self._inputs}"
+            name = f"rkt-ref-stdin-{self._commands}"
             # Not /run or /tmp: the archive API cannot see the container's tmpfs mounts.
             wrapped.put_archive(STAGING, tar_one(name, input, 0o600))
             stdin_path = f"{STAGING}/{name}"
+        done, self._read = self._read, []
         api = wrapped.client.api
-        exec_id = api.exec_create(wrapped.id, exec_argv(argv, timeout, stdin_path),
+        exec_id = api.exec_create(wrapped.id, exec_argv(argv, timeout, out_dir, stdin_path, done),
                                   stdout=True, stderr=True, environment=dict(GUEST_ENV),
                                   workdir="/")["Id"]
-        out, err = api.exec_start(exec_id, demux=True)
-        rc = api.exec_inspect(exec_id)["ExitCode"]
-        return CommandResult(tuple(argv), rc if rc is not None else -1,
-                             (out or b"").decode(errors="replace"),
-                             (err or b"").decode(errors="replace"))
+        streamed = api.exec_start(exec_id, demux=True)
+        while (inspect := api.exec_inspect(exec_id))["Running"]:
+            time.sleep(0.01)
+        try:
+            chunks, _ = wrapped.get_archive(out_dir)
+            out, err, rc = read_outputs(b"".join(chunks))
+            self._read.append(out_dir)
+        except Exception:  # the command ended the container, or never got to run
+            out, err = ((b or b"").decode(errors="replace") for b in streamed)
+            rc = None
+        if rc is None:
+            rc = inspect["ExitCode"] if inspect["ExitCode"] is not None else -1
+        return CommandResult(tuple(argv), rc, out, err)
 
     def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
         # Through a command, so that a destination on a tmpfs (/run, /tmp) works too.
