@@ -45,8 +45,7 @@ def none_registered(vm: Machine) -> None:
 
 @then(step("the pod's machine is gone within {seconds:d} seconds"))
 def machine_gone(vm: Machine, pod: Pod, seconds: int) -> None:
-    # Both views: a list can omit a machine machined still holds while it closes (seen on
-    # the docker backend: an empty list, then the closing pod listed again).
+    # Gone means machined no longer knows it at all, not only that its list omits it.
     def gone() -> bool:
         listed = parse_machinectl_list(vm.check_output(["machinectl", "list", "--no-legend"]))
         return listed.get(pod.machine) is None and \
