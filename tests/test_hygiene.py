@@ -51,11 +51,21 @@ def _qemu_processes_using(directory: Path) -> list[int]:
     return pids
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT at its default, as for a command typed at a terminal.
+
+    A shell without job control starts background commands with SIGINT ignored, and the
+    child inherits that: under such a CI runner Ctrl-C could never reach the harness.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_leaves_nothing_behind(signum: int) -> None:
     harness = subprocess.Popen(
         [sys.executable, "-m", "vm", "run", "--", "sleep", "120"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 120
