@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -275,15 +276,9 @@ def spec_figures(backend: str, reports: Path) -> tuple[list[Figure], dict[str, o
     differ = sorted(t for t in serial.keys() | parallel.keys()
                     if serial.get(t) != parallel.get(t))
     return figures, {"backend": backend, "scenarios": len(serial),
-                     "serial": _count(serial), "2 workers": _count(parallel),
+                     "serial": dict(Counter(serial.values())),
+                     "2 workers": dict(Counter(parallel.values())),
                      "verdicts differ": differ}
-
-
-def _count(verdicts: dict[str, str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for verdict in verdicts.values():
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return counts
 
 
 # -- report --------------------------------------------------------------------------------
