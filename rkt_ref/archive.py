@@ -16,7 +16,7 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
@@ -79,14 +79,23 @@ def open_uncompressed(path: Path) -> Iterator[BinaryIO]:
         raw.close()
 
 
-def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
-    """Full hex sha512 of the uncompressed tar (the basis of the image ID)."""
+def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS,
+                 unpack_to: Path | None = None) -> str:
+    """Full hex sha512 of the uncompressed tar (the basis of the image ID).
+
+    With `unpack_to`, a compressed image's tar is also written there as it is hashed, for
+    `extract(..., uncompressed=unpack_to)`: decompressing is the slow part of an import,
+    so it is done once. An uncompressed image is not copied.
+    """
     h = hashlib.sha512()
     total = 0
     # Tar headers and padding add to member sizes; allow generous slack over the limit.
     cap = limits.max_total_bytes + 512 * (limits.max_members + 64)
     try:
-        with open_uncompressed(path) as stream:
+        with open_uncompressed(path) as stream, ExitStack() as stack:
+            out: IO[bytes] | None = None
+            if unpack_to is not None and compression(path) != "tar":
+                out = stack.enter_context(open(unpack_to, "xb"))
             while chunk := stream.read(1 << 20):
                 total += len(chunk)
                 if total > cap:
@@ -94,6 +103,8 @@ def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
                         f"{path}: uncompressed image exceeds {limits.max_total_bytes} bytes"
                     )
                 h.update(chunk)
+                if out is not None:
+                    out.write(chunk)
     except (OSError, EOFError, lzma.LZMAError) as e:
         raise ArchiveError(f"{path}: cannot decompress image: {e}") from None
     return h.hexdigest()
@@ -270,36 +281,54 @@ def read_manifest(path: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:
         return _manifest_of(tf, members, limits)
 
 
+_NOT_A_TAR = "not a tar file (plain, or gzip, bzip2 or xz compressed)"
+
+
 @contextmanager
-def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
+def _open_tar(path: Path, uncompressed: Path | None = None) -> Iterator[tarfile.TarFile]:
+    """`path` as a tar, read from `uncompressed` (its tar, see image_digest) if given."""
     try:
-        with tarfile.open(path, mode="r:*") as tf:
+        with _open(path, uncompressed) as tf:
             yield tf
     except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as e:
         if isinstance(e, RktError):
             raise
         # tarfile's "could not be opened" lists every method tried, one per line.
-        why = str(e) if "\n" not in str(e) else \
-            "not a tar file (plain, or gzip, bzip2 or xz compressed)"
+        why = str(e) if "\n" not in str(e) else _NOT_A_TAR
         raise ArchiveError(f"{path}: not a valid ACI archive: {why}") from None
 
 
-def extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> ImageManifest:
+def _open(path: Path, uncompressed: Path | None) -> tarfile.TarFile:
+    if uncompressed is None:
+        return tarfile.open(path, mode="r:*")
+    try:
+        # "r:": the copy is the tar inside `path`, which is not to be decompressed again.
+        return tarfile.open(uncompressed, mode="r:")
+    except tarfile.ReadError:
+        # What "r:*" says of `path` when no method opens it; messages name `path`, the
+        # file the user gave.
+        raise ArchiveError(f"{path}: not a valid ACI archive: {_NOT_A_TAR}") from None
+
+
+def extract(path: Path, dest: Path, limits: Limits = DEFAULT_LIMITS,
+            uncompressed: Path | None = None) -> ImageManifest:
     """Check every member, then extract into `dest` (which must not exist yet).
 
     Returns the parsed manifest. Ownership is kept when running as root, so that an
     app running as a given uid finds its files as the image author built them.
+    `uncompressed`, if given, is `path`'s tar as image_digest left it, read instead.
     """
     try:
-        return _extract(path, dest, limits)
+        return _extract(path, dest, limits, uncompressed)
     except OSError as e:
         # check_members should make this unreachable; still report it as a bad archive.
         raise ArchiveError(f"{path}: cannot extract: {e}") from None
 
 
-def _extract(path: Path, dest: Path, limits: Limits) -> ImageManifest:
+def _extract(path: Path, dest: Path, limits: Limits,
+             uncompressed: Path | None) -> ImageManifest:
     as_root = os.geteuid() == 0
-    with _open_tar(path) as tf:
+    with _open_tar(path, uncompressed) as tf:
         members = tf.getmembers()
         check_members(members, limits)
         # The manifest is judged before anything is written, like the layout.

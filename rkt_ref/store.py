@@ -36,10 +36,13 @@ IMPORT_PREFIX = "import-"
 REMOVE_PREFIX = "rm-"
 
 
-def image_id(path: Path, limits: Limits | None = None) -> str:
+def image_id(path: Path, limits: Limits | None = None, *, unpack_to: Path | None = None,
+             ) -> str:
+    """With `unpack_to`, a compressed image's tar is also left there (archive.image_digest)."""
     from . import archive
 
-    return ID_PREFIX + archive.image_digest(path, limits or archive.DEFAULT_LIMITS)[:ID_HEX]
+    digest = archive.image_digest(path, limits or archive.DEFAULT_LIMITS, unpack_to)
+    return ID_PREFIX + digest[:ID_HEX]
 
 
 def short_id(image_id: str, hexlen: int = 32) -> str:
@@ -193,11 +196,6 @@ class Store:
             if self._info_path(known).exists() and self.tree(known).is_dir():
                 log.debug("store: %s already imported as %s", path, known)
                 return self.get(known)
-        iid = image_id(path, limits)
-        if self._info_path(iid).exists() and self.tree(iid).is_dir():
-            log.debug("store: %s already present", iid)
-            self._remember(seen, iid)
-            return self.get(iid)
         with self.locked():
             self._sweep_tmp()
             tmp = Path(tempfile.mkdtemp(prefix=IMPORT_PREFIX, dir=self._dir("tmp")))
@@ -206,7 +204,16 @@ class Store:
             tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fcntl.flock(tmp_fd, fcntl.LOCK_EX)
         try:
-            manifest = archive.extract(path, tmp / "tree", limits)
+            # Hashing decompresses the image; its tar is kept so extracting need not again.
+            unpacked = tmp / "image.tar"
+            iid = image_id(path, limits, unpack_to=unpacked)
+            if self._info_path(iid).exists() and self.tree(iid).is_dir():
+                log.debug("store: %s already present", iid)
+                self._remember(seen, iid)
+                return self.get(iid)
+            manifest = archive.extract(path, tmp / "tree", limits,
+                                       unpacked if unpacked.exists() else None)
+            unpacked.unlink(missing_ok=True)  # before the size is taken
             shutil.copyfile(path, tmp / "blob")
             size = _disk_usage(tmp)
             with self.locked():
