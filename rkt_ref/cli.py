@@ -12,23 +12,22 @@ import argparse
 import logging
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import APPC_VERSION, VERSION, proc
-from . import env as envmod
+from . import APPC_VERSION, VERSION
 from .errors import RktError, die
-from .pod import Dir, GcPolicy, Pod, Pods, State, gc, read_uuid_file, wait_for
-from .store import FetchPolicy, Store, fetch, short_id
-from .table import ago, dump_json, size, tabwrite, timestamp
 
 if TYPE_CHECKING:
     from . import stage0
+    from .pod import Pod, State
+    from .store import FetchPolicy
+
+# Each verb imports the modules it needs: `rkt version` needs none, `rkt list` no store,
+# `rkt fetch` no pods, and under emulation every import is felt on every invocation.
 
 log = logging.getLogger("rkt")
 
@@ -39,15 +38,19 @@ INSECURE_OPTIONS = ("none", "image", "tls", "ondisk", "http", "pubkey", "capabil
                     "paths", "seccomp", "all-fetch", "all-run", "all")
 
 
-@dataclass
 class Globals:
-    dir: Path = field(default_factory=lambda: Path(os.environ.get(DIR_ENV, DEFAULT_DIR)))
-    debug: bool = False
-    insecure: frozenset[str] = frozenset()
-    local_config: Path = Path("/etc/rkt")
-    system_config: Path = Path("/usr/lib/rkt")
+    """The global flags, as split_globals finds them."""
+
+    def __init__(self) -> None:
+        self.dir = Path(os.environ.get(DIR_ENV, DEFAULT_DIR))
+        self.debug = False
+        self.insecure: frozenset[str] = frozenset()
+        self.local_config = Path("/etc/rkt")
+        self.system_config = Path("/usr/lib/rkt")
 
     def fetch_policy(self, pull_policy: str = "new") -> FetchPolicy:
+        from .store import FetchPolicy
+
         ins = self.insecure
         return FetchPolicy(
             insecure_image=bool(ins & {"image", "all-fetch", "all"}),
@@ -134,7 +137,7 @@ class Parser(argparse.ArgumentParser):
         raise RktError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -143,7 +146,7 @@ def parse_duration(text: str) -> float:
     if text in ("0", ""):
         return 0.0
     pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
+    for m in re.finditer(_DURATION, text):
         if m.start() != pos:
             break
         total += float(m.group(1)) * _UNIT[m.group(2)]
@@ -264,7 +267,9 @@ def _ports(values: list[str]) -> tuple[tuple[str, int], ...]:
 
 def _pod_request(ns: argparse.Namespace, apps: list[stage0.AppRequest], g: Globals,
                  interactive: bool) -> stage0.PodRequest:
+    from . import env as envmod
     from . import stage0
+
     if not apps:
         die("no image given", hint="rkt run [flags] IMAGE [-- ARGS...] [--- IMAGE ...]")
     set_env = tuple(envmod.parse_assignment(v, "--set-env") for v in ns.set_env)
@@ -283,6 +288,7 @@ def _pod_request(ns: argparse.Namespace, apps: list[stage0.AppRequest], g: Globa
 def cmd_run(g: Globals, argv: list[str]) -> int:
     from . import net as netmod
     from . import stage0
+    from .pod import Dir
 
     flags, apps = split_run_args(argv)
     ns = _run_parser("rkt run").parse_args(flags)
@@ -297,6 +303,7 @@ def cmd_run(g: Globals, argv: list[str]) -> int:
 
 def cmd_prepare(g: Globals, argv: list[str]) -> int:
     from . import stage0
+    from .pod import Dir
 
     flags, apps = split_run_args(argv)
     ns = _run_parser("rkt prepare", prepare_only=True).parse_args(flags)
@@ -310,6 +317,7 @@ def cmd_prepare(g: Globals, argv: list[str]) -> int:
 def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
     from . import net as netmod
     from . import stage0
+    from .pod import Dir, Pods
 
     p = Parser(prog="rkt run-prepared")
     p.add_argument("uuid")
@@ -341,6 +349,8 @@ def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_fetch(g: Globals, argv: list[str]) -> int:
+    from .store import Store, fetch, short_id
+
     p = Parser(prog="rkt fetch")
     p.add_argument("images", nargs="+")
     p.add_argument("--full", action="store_true")
@@ -369,6 +379,9 @@ def cmd_image(g: Globals, argv: list[str]) -> int:
 
 
 def image_list(g: Globals, argv: list[str]) -> int:
+    from .store import Store, short_id
+    from .table import ago, dump_json, size, tabwrite, timestamp
+
     p = Parser(prog="rkt image list")
     p.add_argument("--no-legend", action="store_true")
     p.add_argument("--full", action="store_true")
@@ -396,6 +409,8 @@ def image_list(g: Globals, argv: list[str]) -> int:
 
 
 def _images_in_use(g: Globals) -> dict[str, str]:
+    from .pod import Dir, Pods
+
     used: dict[str, str] = {}
     for pod in Pods(g.dir).all():
         if pod.dir in (Dir.EXITED_GARBAGE, Dir.GARBAGE):
@@ -409,6 +424,8 @@ def _images_in_use(g: Globals) -> dict[str, str]:
 
 
 def image_rm(g: Globals, argv: list[str]) -> int:
+    from .store import Store
+
     p = Parser(prog="rkt image rm")
     p.add_argument("images", nargs="+")
     ns = p.parse_args(argv)
@@ -432,6 +449,9 @@ def image_rm(g: Globals, argv: list[str]) -> int:
 
 
 def image_cat_manifest(g: Globals, argv: list[str]) -> int:
+    from .store import Store
+    from .table import dump_json
+
     p = Parser(prog="rkt image cat-manifest")
     p.add_argument("image")
     p.add_argument("--pretty-print", nargs="?", const="true", default="true")
@@ -446,6 +466,8 @@ def image_cat_manifest(g: Globals, argv: list[str]) -> int:
 
 
 def _pod_arg(g: Globals, uuid: str | None, uuid_file: str | None) -> Pod:
+    from .pod import Pods, read_uuid_file
+
     if uuid_file:
         uuid = read_uuid_file(uuid_file)
     if not uuid:
@@ -454,6 +476,8 @@ def _pod_arg(g: Globals, uuid: str | None, uuid_file: str | None) -> Pod:
 
 
 def cmd_cat_manifest(g: Globals, argv: list[str]) -> int:
+    from .table import dump_json
+
     p = Parser(prog="rkt cat-manifest")
     p.add_argument("uuid", nargs="?")
     p.add_argument("--uuid-file")
@@ -504,6 +528,8 @@ def pod_json(pod: Pod) -> dict[str, Any]:
 
 
 def _app_state(pod_state: State, has_code: bool) -> str:
+    from .pod import State
+
     if pod_state == State.RUNNING:
         return "exited" if has_code else "running"
     if pod_state in (State.EXITED, State.EXITED_GARBAGE, State.DELETING):
@@ -516,6 +542,9 @@ def _fmt_nets(pod: Pod) -> str:
 
 
 def cmd_list(g: Globals, argv: list[str]) -> int:
+    from .pod import Pods
+    from .table import ago, dump_json, tabwrite, timestamp
+
     p = Parser(prog="rkt list")
     p.add_argument("--no-legend", action="store_true")
     p.add_argument("--full", action="store_true")
@@ -527,6 +556,8 @@ def cmd_list(g: Globals, argv: list[str]) -> int:
         return 0
     header = ["UUID", "APP", "IMAGE NAME", "STATE", "CREATED", "STARTED", "NETWORKS"]
     if ns.full:
+        from .store import short_id  # only --full shows image IDs
+
         header.insert(3, "IMAGE ID")
     rows = [] if ns.no_legend else [header]
     for pod in pods:
@@ -556,6 +587,9 @@ def _image_display(app: Any) -> str:
 
 
 def print_status(pod: Pod) -> None:
+    from .pod import Dir, State
+    from .table import timestamp
+
     state = pod.state()
     lines = [f"state={state}"]
     if pod.created_ns():
@@ -588,6 +622,9 @@ def _optional_duration(value: str | None) -> float | None:
 
 
 def cmd_status(g: Globals, argv: list[str]) -> int:
+    from .pod import State, wait_for
+    from .table import dump_json
+
     p = Parser(prog="rkt status")
     p.add_argument("uuid", nargs="?")
     p.add_argument("--uuid-file")
@@ -655,6 +692,10 @@ def app_pids(pod: Pod, app: str) -> list[int]:
 
 
 def cmd_stop(g: Globals, argv: list[str]) -> int:
+    import signal
+
+    from .pod import Pods, State, read_uuid_file
+
     p = Parser(prog="rkt stop")
     p.add_argument("uuids", nargs="*")
     p.add_argument("--uuid-file")
@@ -709,6 +750,9 @@ def _release_networks(pods: list[Pod], timeout: float) -> None:
 
 
 def cmd_enter(g: Globals, argv: list[str]) -> int:
+    from . import proc
+    from .pod import Pods, State
+
     p = Parser(prog="rkt enter")
     p.add_argument("--app")
     p.add_argument("uuid")
@@ -747,6 +791,8 @@ def cmd_enter(g: Globals, argv: list[str]) -> int:
 
 def _app_environment(pod: Pod, app: str, pid: int) -> dict[str, str]:
     """What the app itself was started with (incl. HOME/USER/... set by systemd)."""
+    from . import env as envmod
+
     try:
         raw = Path(f"/proc/{pid}/environ").read_bytes()
         pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
@@ -757,6 +803,8 @@ def _app_environment(pod: Pod, app: str, pid: int) -> dict[str, str]:
 
 
 def cmd_gc(g: Globals, argv: list[str]) -> int:
+    from .pod import GcPolicy, Pods, gc
+
     p = Parser(prog="rkt gc")
     p.add_argument("--mark-only", nargs="?", const="true", default="false")
     p.add_argument("--grace-period", default="30m")
@@ -779,6 +827,7 @@ def cmd_version(g: Globals, argv: list[str]) -> int:
 
 def cmd_trust(g: Globals, argv: list[str]) -> int:
     from . import trust
+    from .table import tabwrite
 
     p = Parser(prog="rkt trust")
     p.add_argument("keyfiles", nargs="*")

@@ -29,11 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import ports as portsmod
-from . import proc
 from .errors import RktError, die
+
+if TYPE_CHECKING:
+    from . import ports as portsmod
+
+# proc and ports are imported where plugins run: `rkt list` only reads net-info.json.
 
 log = logging.getLogger("rkt")
 
@@ -58,8 +61,8 @@ DEFAULT_CONF = (
 )
 
 # CNI spec: a network name starts with an alphanumeric, then alphanumerics, _ . -
-_NET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_ARG_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # The CNI_ARGS keys Debian's plugins (host-local IPAM) understand; others make them fail.
 KNOWN_ARGS = ("IP",)
 SPECIAL = ("host", "none", "all")
@@ -142,7 +145,7 @@ def _check_args(name: str, args: str) -> None:
     seen: set[str] = set()
     for pair in args.split(";"):
         key, eq, value = pair.partition("=")
-        if not eq or not _ARG_KEY.match(key):
+        if not eq or not re.match(_ARG_KEY, key):
             die(f"network {name!r}: invalid argument {pair!r}",
                 hint="arguments are KEY=VALUE pairs separated by ';', e.g. "
                      f"--net={name}:IP=172.16.28.101")
@@ -181,7 +184,7 @@ def parse(values: Sequence[str] | None) -> tuple[str, ...]:
             if name in SPECIAL and args:
                 die(f"invalid --net value {item!r}: arguments are not supported by special "
                     f"netname {name!r}")
-            if name not in SPECIAL and not _NET_NAME.match(name):
+            if name not in SPECIAL and not re.match(_NET_NAME, name):
                 die(f"invalid --net value {item!r}: network names consist of alphanumerics "
                     "and '_', '.', '-', starting with an alphanumeric")
             if args:
@@ -227,7 +230,7 @@ def load_conf(raw: bytes, path: str) -> NetConf:
     if not isinstance(obj, dict):
         die(f"error loading network configuration {path}: not a JSON object")
     name, typ = obj.get("name"), obj.get("type")
-    if not isinstance(name, str) or not _NET_NAME.match(name):
+    if not isinstance(name, str) or not re.match(_NET_NAME, name):
         die(f"network configuration {path}: \"name\" must be a string of alphanumerics and "
             "'_', '.', '-', starting with an alphanumeric")
     if name in SPECIAL:
@@ -389,6 +392,8 @@ def parse_result(stdout: str) -> tuple[str, str, str]:
 
 def _call(command: str, att: Attachment, raw: bytes, *, uuid: str, plugin: str, netns: str,
           dirs: Sequence[str]) -> str:
+    from . import proc
+
     env = cni_env(command, uuid=uuid, netns=netns, if_name=att.if_name, args=att.args,
                   dirs=dirs, base=os.environ)
     res = proc.run([plugin], check=False, input=raw.decode(), env=env)
@@ -433,6 +438,9 @@ def load_info(pod_dir: Path) -> tuple[NetInfo, ...]:
 def setup(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
           forwards: Sequence[portsmod.Forward] = ()) -> NetPlan:
     """Make the pod's network; on any failure, undo all of it and raise."""
+    from . import ports as portsmod
+    from . import proc
+
     mode = mode_of(nets)
     if mode == Mode.HOST:
         return NetPlan(mode=mode)
@@ -482,6 +490,9 @@ def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) ->
     Idempotent and tolerant: each step that fails is logged and the rest still runs. The
     pod keeps net-info.json, so `rkt list` still shows what the pod had.
     """
+    from . import ports as portsmod
+    from . import proc
+
     if (pod_dir / PORTFWD_FILE).exists():
         portsmod.unforward(uuid)
         (pod_dir / PORTFWD_FILE).unlink()

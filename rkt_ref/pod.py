@@ -15,18 +15,21 @@ import logging
 import os
 import re
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from . import mounts, net, proc
 from .errors import RktError, die
-from .schema import PodManifest
+
+if TYPE_CHECKING:
+    from .schema import PodManifest
+
+# schema, net, mounts and proc are imported where used: `rkt list` of pods that have no
+# network, and `rkt gc` with nothing to collect, need few of them.
 
 log = logging.getLogger("rkt")
 
@@ -137,6 +140,8 @@ class Pod:
 
     # --- contents ---------------------------------------------------------------------
     def manifest(self) -> PodManifest | None:
+        from .schema import PodManifest
+
         self.follow()
         try:
             return PodManifest.from_bytes((self.path / "pod").read_bytes())
@@ -296,7 +301,7 @@ class Pods:
         die(f"pod {pod.uuid} disappeared")
 
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
 def new_uuid() -> str:
@@ -310,7 +315,7 @@ def new_uuid() -> str:
 
 
 def _looks_like_uuid(name: str) -> bool:
-    return bool(_UUID.match(name))
+    return bool(re.match(_UUID, name))
 
 
 def read_uuid_file(path: str) -> str:
@@ -325,6 +330,8 @@ def read_uuid_file(path: str) -> str:
 
 def release_network(pod: Pod) -> None:
     """Tear down what is left of an exited pod's network (CNI DEL, netns, port forwards)."""
+    from . import net
+
     if net.has_network(pod.path):
         try:
             net.teardown(pod.path, pod.uuid)
@@ -365,6 +372,10 @@ def end_leftovers(pod: Pod) -> None:
     whole PID namespace with it, and the registration is dropped; the machine's unit is
     never stopped, as with --keep-unit it is whatever service ran `rkt run`.
     """
+    import signal
+
+    from . import proc
+
     name = f"rkt-{pod.uuid}"
     if not (MACHINES_DIR / name).exists():
         return  # nspawn unregistered it: the pod ended as pods do
@@ -391,6 +402,8 @@ def end_leftovers(pod: Pod) -> None:
 
 def delete(pod: Pod) -> bool:
     """Unmount and remove a pod directory; False if something stays mounted."""
+    from . import mounts
+
     end_leftovers(pod)
     release_network(pod)
     mounts.unmount_all(pod.path)

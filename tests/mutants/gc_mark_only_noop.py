@@ -9,13 +9,13 @@ KILLED_BY = ("-k", "execstoppost_runs_rkt_gc")
 
 
 def apply() -> None:
-    from rkt_ref import cli
+    from rkt_ref import pod
 
-    original = cli.gc
+    original = pod.gc
 
     def gc(pods: Any, policy: Any, **kwargs: Any) -> None:
         if policy.mark_only:
             return
         original(pods, policy, **kwargs)
 
-    cli.gc = gc
+    pod.gc = gc  # cmd_gc imports it when it runs
