@@ -66,11 +66,11 @@ def merge(
     return env
 
 
-_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]*$")
+_SAFE = r"^[A-Za-z0-9_@%+=:,./-]*$"
 
 
 def _quote(value: str) -> str:
-    if _SAFE.fullmatch(value):
+    if re.fullmatch(_SAFE, value):
         return value
     escaped = (value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
                .replace("`", "\\`"))

@@ -484,12 +484,12 @@ def wait_for(pod: Pod, done: Callable[[Pod], bool], timeout: float | None,
                    max(0.0, min(interval, deadline - time.monotonic())))
 
 
-@dataclass
 class Embryo:
     """Context manager: a new pod that is removed again if preparing it fails."""
 
-    pods: Pods
-    pod: Pod | None = None
+    def __init__(self, pods: Pods) -> None:
+        self.pods = pods
+        self.pod: Pod | None = None
 
     def __enter__(self) -> Pod:
         self.pod = self.pods.create()

@@ -32,11 +32,12 @@ class Protocol(StrEnum):
 
 
 # Matched with fullmatch: `$` would accept a trailing newline ("etcd\n"), and names end
-# up in unit file names, unit files and environment files.
-_ACNAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_ACIDENTIFIER = re.compile(r"^[a-z0-9]+([-._~/][a-z0-9]+)*$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
-_ENVNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# up in unit file names, unit files and environment files. Compiled on first use (re
+# caches them), not at import: every rkt invocation would pay for it.
+_ACNAME = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+_ACIDENTIFIER = r"^[a-z0-9]+([-._~/][a-z0-9]+)*$"
+_SEMVER = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+_ENVNAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 # appc spec/types/labels.go: the os/arch combinations an image may declare.
 VALID_OS_ARCH: dict[str, tuple[str, ...]] = {
@@ -51,7 +52,7 @@ def acname(value: Any, what: str = "ACName") -> str:
     """Check the ACName rule (app, port, volume and mount point names)."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{what} cannot be empty")
-    if not _ACNAME.fullmatch(value):
+    if not re.fullmatch(_ACNAME, value):
         raise ManifestError(
             f"{what} {value!r} is invalid: ACName must contain only lower case alphanumerics "
             "and '-', and must start and end with an alphanumeric"
@@ -63,7 +64,7 @@ def acidentifier(value: Any, what: str = "ACIdentifier") -> str:
     """Check the ACIdentifier rule (image names, label and annotation names)."""
     if not isinstance(value, str) or not value:
         raise ManifestError(f"{what} cannot be empty")
-    if not _ACIDENTIFIER.fullmatch(value):
+    if not re.fullmatch(_ACIDENTIFIER, value):
         raise ManifestError(
             f"{what} {value!r} is invalid: ACIdentifier must contain only lower case "
             "alphanumerics and '-._~/', and must start and end with an alphanumeric"
@@ -112,14 +113,14 @@ _SUFFIX: dict[str, int | Decimal] = {
     "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
     "Ei": 2**60,
 }
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|K|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY = r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|K|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 
 
 def parse_quantity(value: Any, what: str = "quantity") -> Decimal:
     """Parse '500m', '1G', '128Mi', '2' into a Decimal; raise with the rule otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    m = _QUANTITY.fullmatch(value) if isinstance(value, str) else None
+    m = re.fullmatch(_QUANTITY, value) if isinstance(value, str) else None
     if m is None:
         raise ManifestError(
             f"{what} {value!r} is not a valid quantity (a number with an optional suffix "
@@ -200,7 +201,7 @@ class EnvVar:
 
 
 def env_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ENVNAME.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(_ENVNAME, value):
         raise ManifestError(
             f"environment variable name {value!r} is invalid: it must start with a letter or "
             "'_' and contain only alphanumerics and '_'"
@@ -448,7 +449,7 @@ def _check_kind_version(obj: dict[str, Any], kind: Kind) -> str:
     if obj.get("acKind") != kind:
         raise ManifestError(f"acKind must be {str(kind)!r}, got {obj.get('acKind')!r}")
     version = obj.get("acVersion")
-    if not isinstance(version, str) or not _SEMVER.fullmatch(version):
+    if not isinstance(version, str) or not re.fullmatch(_SEMVER, version):
         raise ManifestError(f"acVersion {version!r} is not a valid semantic version")
     return version
 

@@ -59,13 +59,13 @@ def _unit(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
     return "\n".join(out) + "\n"
 
 
-_PLAIN_ARG = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
+_PLAIN_ARG = r"^[A-Za-z0-9_@+=:,./-]+$"
 
 
 def quote_exec_arg(arg: str) -> str:
     """One ExecStart= word: `%` and `$` doubled, quoted when it holds anything special."""
     esc = arg.replace("%", "%%").replace("$", "$$")
-    if _PLAIN_ARG.fullmatch(arg):
+    if re.fullmatch(_PLAIN_ARG, arg):
         return esc
     esc = esc.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{esc}"'
