@@ -8,6 +8,7 @@ installed as /opt/rkt with /usr/bin/rkt pointing at it, as rkt's own docs do.
 
 from __future__ import annotations
 
+import functools
 import io
 import py_compile
 import sys
@@ -51,7 +52,20 @@ class Runtime:
 
 
 def bundle(runtime: Runtime) -> bytes:
-    """A gzip tarball, rooted at /, that puts the runtime in place."""
+    """A gzip tarball, rooted at /, that puts the runtime in place.
+
+    Made once per process for each state of the runtime's files (every scenario
+    installs it; building it costs about 0.15 s of host CPU).
+    """
+    root = PACKAGE_DIR if runtime.path is None else runtime.path
+    files = [p for p in sorted(root.rglob("*")) if "__pycache__" not in p.parts]
+    stats = [p.lstat() for p in files]
+    stamp = tuple((str(p), st.st_mtime_ns, st.st_size) for p, st in zip(files, stats, strict=True))
+    return _bundle(runtime, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _bundle(runtime: Runtime, stamp: tuple[tuple[str, int, int], ...]) -> bytes:
     buffer = io.BytesIO()
 
     def skip_caches(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
