@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pytest_bdd import then
 
 from steps.parse import MachineList, parse_machinectl_list
@@ -51,4 +53,8 @@ def machine_gone(vm: Machine, pod: Pod, seconds: int) -> None:
         return listed.get(pod.machine) is None and \
             not vm.run(["machinectl", "show", "--property=State", pod.machine]).ok
 
-    vm.wait_until(gone, timeout=seconds, what=f"{pod.machine} to leave machined")
+    # machined's state file goes with the machine: a sign waited for inside the VM.
+    deadline = time.monotonic() + seconds
+    vm.wait_in_guest('! [ -e "/run/systemd/machines/$1" ]', pod.machine, timeout=seconds)
+    vm.wait_until(gone, timeout=max(deadline - time.monotonic(), 10),
+                  what=f"{pod.machine} to leave machined")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pytest_bdd import given, then, when
 
@@ -45,10 +47,23 @@ def _running_pod_of(vm: Machine, unit: str, exclude: frozenset[str]) -> str | No
     return None
 
 
+# sh: some /run/systemd/machines/rkt-* exists that is not named "$1".
+MACHINE_FILE_OTHER_THAN = (
+    'for f in /run/systemd/machines/rkt-*; do [ -e "$f" ] && [ "${f##*/}" != "$1" ] && '
+    'exit 0; done; false'
+)
+
+
 def wait_pod(vm: Machine, unit: str, seconds: float, previous: Pod | None = None) -> Pod:
     """Wait until machined has the unit's pod, then check rkt knows it as running."""
     exclude = frozenset({previous.uuid}) if previous else frozenset()
-    uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude), timeout=seconds,
+    deadline = time.monotonic() + seconds
+    # First a cheap sign, waited for inside the VM: machined's state file of a pod other
+    # than the previous one. Then machinectl, asked until the pod is the unit's and running.
+    vm.wait_in_guest(MACHINE_FILE_OTHER_THAN, previous.machine if previous else "",
+                     timeout=seconds)
+    uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude),
+                         timeout=max(deadline - time.monotonic(), 10),
                          what=f"a running rkt-<uuid> machine of {unit} registered with machined")
     assert uuid is not None  # wait_until returns only a truthy value
     rows = parse_rkt_list(vm.check_output(["rkt", "list", "--full"]))

@@ -108,6 +108,19 @@ class Machine:
                 )
             time.sleep(interval)
 
+    def wait_in_guest(self, condition: str, *args: str, timeout: float,
+                      interval: float = 0.2) -> bool:
+        """Poll a shell condition inside the machine until it holds (True) or time runs out.
+
+        `condition` is sh code with its arguments as "$1"... One command for the whole
+        wait, where wait_until costs a round trip and its tools' start-up per poll, which
+        under TCG competes with what is being waited for. Steps use it to wait cheaply
+        for a sign, then check with the tools a person would use.
+        """
+        script = f"until {condition}; do sleep {interval}; done"
+        return self.run(["timeout", f"{timeout:.0f}", "sh", "-c", script, "sh", *args],
+                        timeout=timeout + 10).ok
+
     def record(self, label: str, text: str) -> None:
         """Keep an observation (ps auxf, systemd-cgls, ...) for the reports."""
         self.observations.append((label, text))
