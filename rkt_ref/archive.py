@@ -8,13 +8,13 @@ a fresh directory the caller renames into place, so a rejected archive leaves no
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
 import lzma
 import os
 import shutil
 import stat
 import tarfile
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -60,23 +60,49 @@ def compression(path: Path) -> str:
     return "tar"
 
 
-@contextmanager
-def open_uncompressed(path: Path) -> Iterator[BinaryIO]:
-    """A binary stream of the uncompressed tar, whatever the compression."""
-    kind = compression(path)
-    raw = open(path, "rb")
-    try:
-        if kind == "gz":
-            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))
-        elif kind == "bz2":
-            stream = cast(BinaryIO, bz2.BZ2File(raw))
-        elif kind == "xz":
-            stream = cast(BinaryIO, lzma.LZMAFile(raw))
+# Decompressed bytes are handled this much at a time: a bomb meets the size cap after at
+# most one chunk, and each chunk costs a few calls into Python.
+_CHUNK = 1 << 20
+
+
+def _uncompressed(raw: BinaryIO, kind: str) -> Iterator[bytes]:
+    """The uncompressed tar in chunks, whatever the compression `kind`."""
+    if kind == "gz":
+        yield from _gunzip(raw)
+        return
+    stream: BinaryIO = raw
+    if kind == "bz2":
+        stream = cast(BinaryIO, bz2.BZ2File(raw))
+    elif kind == "xz":
+        stream = cast(BinaryIO, lzma.LZMAFile(raw))
+    while chunk := stream.read(_CHUNK):
+        yield chunk
+
+
+def _gunzip(raw: BinaryIO) -> Iterator[bytes]:
+    """What GzipFile reads (members one after another, zero padding between them), but
+    straight from zlib, without GzipFile's layers of Python, 8 KiB reads and separate CRC
+    pass. zlib checks each member's CRC and size itself.
+    """
+    d = zlib.decompressobj(wbits=31)  # gzip header and trailer
+    pending = b""
+    while True:
+        data = pending or raw.read(_CHUNK)
+        out = d.decompress(data, _CHUNK)
+        if out:
+            yield out
+        if d.eof:
+            pending = d.unused_data.lstrip(b"\0")
+            while not pending:
+                more = raw.read(_CHUNK)
+                if not more:
+                    return
+                pending = more.lstrip(b"\0")
+            d = zlib.decompressobj(wbits=31)
+        elif not data and not out:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
         else:
-            stream = raw
-        yield stream
-    finally:
-        raw.close()
+            pending = d.unconsumed_tail
 
 
 def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS,
@@ -92,11 +118,12 @@ def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS,
     # Tar headers and padding add to member sizes; allow generous slack over the limit.
     cap = limits.max_total_bytes + 512 * (limits.max_members + 64)
     try:
-        with open_uncompressed(path) as stream, ExitStack() as stack:
+        kind = compression(path)
+        with open(path, "rb") as raw, ExitStack() as stack:
             out: IO[bytes] | None = None
-            if unpack_to is not None and compression(path) != "tar":
+            if unpack_to is not None and kind != "tar":
                 out = stack.enter_context(open(unpack_to, "xb"))
-            while chunk := stream.read(1 << 20):
+            for chunk in _uncompressed(raw, kind):
                 total += len(chunk)
                 if total > cap:
                     raise ArchiveError(
@@ -105,7 +132,7 @@ def image_digest(path: Path, limits: Limits = DEFAULT_LIMITS,
                 h.update(chunk)
                 if out is not None:
                     out.write(chunk)
-    except (OSError, EOFError, lzma.LZMAError) as e:
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as e:
         raise ArchiveError(f"{path}: cannot decompress image: {e}") from None
     return h.hexdigest()
 
@@ -256,11 +283,21 @@ def check_members(members: list[tarfile.TarInfo], limits: Limits = DEFAULT_LIMIT
 def _copy(src: IO[bytes], dest: int, size: int) -> None:
     remaining = size
     while remaining > 0:
-        chunk = src.read(min(remaining, 1 << 20))
+        chunk = src.read(min(remaining, _CHUNK))
         if not chunk:
             raise ArchiveError("archive is truncated")
         os.write(dest, chunk)
         remaining -= len(chunk)
+
+
+def _copy_range(tar_fd: int, offset: int, dest: int, size: int) -> None:
+    """Copy a member's bytes from a plain tar inside the kernel, not through Python."""
+    while size > 0:
+        sent = os.sendfile(dest, tar_fd, offset, min(size, 1 << 30))
+        if sent == 0:
+            raise ArchiveError("archive is truncated")
+        offset += sent
+        size -= sent
 
 
 def _manifest_of(tf: tarfile.TarFile, members: list[tarfile.TarInfo], limits: Limits,
@@ -333,9 +370,12 @@ def _extract(path: Path, dest: Path, limits: Limits,
         check_members(members, limits)
         # The manifest is judged before anything is written, like the layout.
         manifest = _manifest_of(tf, members, limits)
+        # A plain tar's members are copied straight from its file (see _copy_range).
+        plain = uncompressed is not None or compression(path) == "tar"
+        tar_fd = cast(BinaryIO, tf.fileobj).fileno() if plain else None
         os.mkdir(dest, 0o755)
         try:
-            _write_members(tf, members, dest, as_root)
+            _write_members(tf, members, dest, as_root, tar_fd)
         except BaseException:
             # Whatever stopped us (a short read, a full disk, ^C): no half-made tree.
             shutil.rmtree(dest, ignore_errors=True)
@@ -344,7 +384,7 @@ def _extract(path: Path, dest: Path, limits: Limits,
 
 
 def _write_members(tf: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Path,
-               as_root: bool) -> None:
+                   as_root: bool, tar_fd: int | None) -> None:
     dirs: list[tuple[Path, tarfile.TarInfo]] = []
     for m in members:
         name = _normalize(m.name)
@@ -357,11 +397,14 @@ def _write_members(tf: tarfile.TarFile, members: list[tarfile.TarInfo], dest: Pa
             dirs.append((target, m))
             continue
         if m.isfile():
-            src = tf.extractfile(m)
-            assert src is not None
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             try:
-                _copy(src, fd, m.size)
+                if tar_fd is not None and not m.issparse():
+                    _copy_range(tar_fd, m.offset_data, fd, m.size)
+                else:
+                    src = tf.extractfile(m)
+                    assert src is not None
+                    _copy(src, fd, m.size)
             finally:
                 os.close(fd)
         elif m.issym():

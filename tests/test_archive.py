@@ -11,6 +11,7 @@ import json
 import lzma
 import os
 import tarfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,13 +166,14 @@ def test_store_decompresses_an_image_once(tmp_path: Path,
     """Hashing for the ID and extracting read the same uncompressed tar: under emulation
     decompressing is most of what `rkt fetch` costs."""
     opened: list[object] = []
+    decompressobj = zlib.decompressobj
 
-    class CountingGzipFile(gzip.GzipFile):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            opened.append(self)
-            super().__init__(*args, **kwargs)
+    def counting_decompressobj(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return decompressobj(*args, **kwargs)
 
-    monkeypatch.setattr(gzip, "GzipFile", CountingGzipFile)  # tarfile imports it late too
+    # Whoever inflates, archive itself or a GzipFile (tarfile imports it late), asks zlib.
+    monkeypatch.setattr(zlib, "decompressobj", counting_decompressobj)
     aci = build(tmp_path / "good.aci", GOOD, "gz")
     store = Store(tmp_path / "rkt")
     info = store.import_file(aci)
@@ -216,3 +218,28 @@ def test_garbage_is_not_an_archive(tmp_path: Path) -> None:
     p.write_bytes(b"\x1f\x8b" + b"junk" * 100)
     with pytest.raises(ArchiveError):
         archive.extract(p, tmp_path / "out")
+
+
+@pytest.mark.parametrize("shape", ["one-member", "two-members", "zero-padded"])
+def test_gzip_is_read_as_gzipfile_reads_it(tmp_path: Path, shape: str) -> None:
+    """archive inflates with zlib itself; what it reads is what GzipFile reads."""
+    data = os.urandom(3 << 20) + b"\0" * (3 << 20)  # more than one chunk in and out
+    packed = {"one-member": gzip.compress(data),
+              "two-members": gzip.compress(data[:100]) + gzip.compress(data[100:]),
+              "zero-padded": gzip.compress(data) + b"\0" * 1000}[shape]
+    p = tmp_path / "x.gz"
+    p.write_bytes(packed)
+    assert archive.image_digest(p) == hashlib.sha512(gzip.decompress(packed)).hexdigest()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad-crc", "junk-after"])
+def test_damaged_gzip_is_refused(tmp_path: Path, damage: str) -> None:
+    packed = gzip.compress(b"tar" * 1000)
+    p = tmp_path / "x.gz"
+    p.write_bytes({"truncated": packed[:-10],
+                   "bad-crc": packed[:-8] + bytes(4) + packed[-4:],
+                   "junk-after": packed + b"junk"}[damage])
+    with pytest.raises(gzip.BadGzipFile if damage != "truncated" else EOFError):
+        gzip.decompress(p.read_bytes())  # GzipFile refuses it too
+    with pytest.raises(ArchiveError, match="cannot decompress image"):
+        archive.image_digest(p)
