@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import RktError
+from .errors import RktError, report
 
 
 def main() -> None:
@@ -13,9 +13,7 @@ def main() -> None:
     try:
         status = cli.main(sys.argv[1:])
     except RktError as e:
-        print(f"rkt: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"hint: {e.hint}", file=sys.stderr)
+        report(e, sys.stderr)
         sys.exit(e.status)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,7 +6,7 @@ line on stderr (plus an optional hint) and a non-zero exit status.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 # rkt exits with 254 for its own failures; scripts written for rkt check for non-zero.
 EXIT_FAILURE = 254
@@ -38,3 +38,10 @@ class CommandError(RktError):
 
 def die(message: str, *, hint: str | None = None, status: int = EXIT_FAILURE) -> NoReturn:
     raise RktError(message, hint=hint, status=status)
+
+
+def report(error: RktError, stream: TextIO) -> None:
+    """What the user sees of an error: one line, and its hint if it has one."""
+    print(f"rkt: {error.message}", file=stream)
+    if error.hint:
+        print(f"hint: {error.hint}", file=stream)

@@ -26,7 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -435,53 +435,97 @@ def load_info(pod_dir: Path) -> tuple[NetInfo, ...]:
     return tuple(NetInfo.from_json(d) for d in data if isinstance(d, dict))
 
 
-def setup(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
-          forwards: Sequence[portsmod.Forward] = ()) -> NetPlan:
-    """Make the pod's network; on any failure, undo all of it and raise."""
-    from . import ports as portsmod
+@dataclass(frozen=True)
+class Attachments:
+    """The slow half of making a pod's networks: each one's CNI ADD, then port forwards.
+
+    setup() runs it before nspawn starts; `rkt run` runs it beside nspawn's boot, the
+    pod's apps waiting for it (see stage0).
+    """
+
+    pod_dir: Path
+    uuid: str
+    atts: tuple[Attachment, ...]
+    plugins: tuple[str, ...]
+    dirs: tuple[str, ...]
+    local_config: Path
+    forwards: tuple[portsmod.Forward, ...] = ()
+
+    def attach(self) -> tuple[NetInfo, ...]:
+        """ADD each network in the namespace begin() made; on any failure undo it all."""
+        from . import ports as portsmod
+
+        pod_dir, uuid, ns = self.pod_dir, self.uuid, netns_path(self.uuid)
+        infos: list[NetInfo] = []
+        try:
+            gateways: list[str] = []
+            for att, plugin in zip(self.atts, self.plugins, strict=True):
+                log.debug("networking: loading network %s with type %s", att.conf.name,
+                          att.conf.type)
+                copy = f"{NET_DIR}/{_conf_copy_name(att)}"
+                _write(pod_dir / copy, att.conf.raw)
+                info = NetInfo(att.conf.name, copy, plugin, att.if_name, "", att.args, "")
+                # Recorded before ADD: a failed ADD may leave a half-made interface that
+                # only DEL removes.
+                save_info(pod_dir, infos + [info])
+                out = _call("ADD", att, att.conf.raw, uuid=uuid, plugin=plugin, netns=str(ns),
+                            dirs=self.dirs)
+                ip, mask, gw = parse_result(out)
+                infos.append(NetInfo(att.conf.name, copy, plugin, att.if_name, ip, att.args,
+                                     mask))
+                gateways.append(gw)
+                save_info(pod_dir, infos)
+            if self.forwards:
+                # rkt: the first network with IP masquerading, else the last one.
+                idx = next((i for i, a in enumerate(self.atts) if a.conf.ip_masq),
+                           len(self.atts) - 1)
+                _write(pod_dir / PORTFWD_FILE, "".join(
+                    f"{f.protocol} {f.host_port} {infos[idx].ip}:{f.pod_port}\n"
+                    for f in self.forwards))
+                portsmod.forward(uuid, infos[idx].ip, gateways[idx], self.forwards)
+        except BaseException:
+            teardown(pod_dir, uuid, self.local_config)
+            raise
+        return tuple(infos)
+
+
+def begin(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
+          forwards: Sequence[portsmod.Forward] = ()) -> tuple[NetPlan, Attachments | None]:
+    """The quick half of making a pod's network: check every network and its plugin,
+    make the namespace. What is left to do (None for host and none) comes back with
+    the plan; on any failure here, nothing of the network is left.
+    """
     from . import proc
 
     mode = mode_of(nets)
     if mode == Mode.HOST:
-        return NetPlan(mode=mode)
+        return NetPlan(mode=mode), None
     if mode == Mode.NONE:
-        return NetPlan(("--private-network",), mode=mode)
+        return NetPlan(("--private-network",), mode=mode), None
     atts = resolve(nets, local_config)
     dirs = plugin_dirs(local_config)
-    plugins = [find_plugin(a.conf.type, dirs) for a in atts]
+    plugins = tuple(find_plugin(a.conf.type, dirs) for a in atts)
     ns = netns_path(uuid)
-    infos: list[NetInfo] = []
     try:
         (pod_dir / NET_DIR).mkdir(exist_ok=True)
         proc.run(["ip", "netns", "add", netns_name(uuid)])
         _write(pod_dir / NETNS_FILE, str(ns))
         proc.run(["ip", "-n", netns_name(uuid), "link", "set", "lo", "up"])
-        gateways: list[str] = []
-        for att, plugin in zip(atts, plugins, strict=True):
-            log.debug("networking: loading network %s with type %s", att.conf.name,
-                      att.conf.type)
-            copy = f"{NET_DIR}/{_conf_copy_name(att)}"
-            _write(pod_dir / copy, att.conf.raw)
-            info = NetInfo(att.conf.name, copy, plugin, att.if_name, "", att.args, "")
-            # Recorded before ADD: a failed ADD may leave a half-made interface that
-            # only DEL removes.
-            save_info(pod_dir, infos + [info])
-            out = _call("ADD", att, att.conf.raw, uuid=uuid, plugin=plugin, netns=str(ns),
-                        dirs=dirs)
-            ip, mask, gw = parse_result(out)
-            infos.append(NetInfo(att.conf.name, copy, plugin, att.if_name, ip, att.args, mask))
-            gateways.append(gw)
-            save_info(pod_dir, infos)
-        if forwards:
-            # rkt: the first network with IP masquerading, else the last one.
-            idx = next((i for i, a in enumerate(atts) if a.conf.ip_masq), len(atts) - 1)
-            _write(pod_dir / PORTFWD_FILE, "".join(
-                f"{f.protocol} {f.host_port} {infos[idx].ip}:{f.pod_port}\n" for f in forwards))
-            portsmod.forward(uuid, infos[idx].ip, gateways[idx], forwards)
     except BaseException:
         teardown(pod_dir, uuid, local_config)
         raise
-    return NetPlan((f"--network-namespace-path={ns}",), tuple(infos), mode)
+    pending = Attachments(pod_dir, uuid, atts, plugins, tuple(dirs), local_config,
+                          tuple(forwards))
+    return NetPlan((f"--network-namespace-path={ns}",), mode=mode), pending
+
+
+def setup(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
+          forwards: Sequence[portsmod.Forward] = ()) -> NetPlan:
+    """Make the pod's network, both halves; on any failure, undo all of it and raise."""
+    plan, pending = begin(pod_dir, uuid, nets, local_config, forwards)
+    if pending is None:
+        return plan
+    return replace(plan, networks=pending.attach())
 
 
 def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) -> None:

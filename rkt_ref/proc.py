@@ -12,7 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from .errors import CommandError, die
@@ -71,3 +71,34 @@ def exec(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         os.execve(exe, argv, dict(env))
     except OSError as e:
         die(f"cannot execute {exe}: {e.strerror}")
+
+
+def beside(work: Callable[[], object]) -> None:
+    """Start work in a process of its own and return at once.
+
+    The worker is a grandchild: its parent exits straight away, so the caller, about to
+    exec, leaves no child behind for the new program, and the worker is reaped by the
+    service manager. It inherits every open fd (the pod lock too) and ends with
+    os._exit, so nothing of this process (atexit, buffers) runs twice.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        try:
+            if os.fork() == 0:
+                _work_then_exit(work)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
+def _work_then_exit(work: Callable[[], object]) -> NoReturn:
+    status = 1
+    try:
+        work()
+        status = 0
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)

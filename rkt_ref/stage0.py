@@ -3,21 +3,25 @@
 Order of work in `rkt run`: resolve every image first (nothing is created if one is
 missing), then create a locked embryo, write the pod manifest, move it to prepare/,
 build the stage1 tree and app roots, and move it on to prepared/ or run/. Any
-failure after the embryo exists removes the pod again.
+failure after the embryo exists removes the pod again. Then check the networks and
+make the pod's namespace, start the networks' CNI ADDs in a worker, and exec nspawn:
+the pod boots while its networks are made, and its apps wait for them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NoReturn
 
 from . import env as envmod
-from . import mounts, net, nspawn, ports, stage1
-from .errors import RktError, die
+from . import mounts, net, nspawn, ports, proc, stage1
+from .errors import RktError, die, report
 from .pod import Dir, Embryo, Pod, Pods, delete
 from .schema import (
     App,
@@ -257,7 +261,8 @@ def _build_stage1(pod: Pod, store: Store, manifest: PodManifest,
                0o640)
 
     unit_dir = rootfs / "etc" / "systemd" / "system"
-    for name, text in stage1.units(manifest.apps, unit_opts).items():
+    contained = net.mode_of(run.net) == net.Mode.CONTAINED
+    for name, text in stage1.units(manifest.apps, unit_opts, network=contained).items():
         _write(unit_dir / name, text)
     for unit in stage1.HOST_UNITS:
         host = Path("/usr/lib/systemd/system") / unit
@@ -294,29 +299,62 @@ def release_stale_networks(pods: Pods, local_config: Path, addresses: set[str]) 
             other.unlock()
 
 
-def setup_network(pod: Pod, run: RunOptions) -> net.NetPlan:
-    """Make the pod's network namespace and networks before the exec into nspawn."""
+def begin_network(pod: Pod, run: RunOptions) -> tuple[net.NetPlan, net.Attachments | None]:
+    """Check the pod's networks and make its namespace; the ADDs are left to do."""
     if net.mode_of(run.net) != net.Mode.CONTAINED:
-        return net.setup(pod.path, pod.uuid, run.net, run.local_config)
+        return net.begin(pod.path, pod.uuid, run.net, run.local_config)
     fixed = {ip for r in net.requests(run.net) for k, _, ip in
              (a.partition("=") for a in r.args.split(";")) if k == "IP"}
     if fixed:
         release_stale_networks(pod.pods, run.local_config, fixed)
     manifest = pod.manifest()
     fwds = forwards(manifest) if manifest else ()
-    return net.setup(pod.path, pod.uuid, run.net, run.local_config, fwds)
+    return net.begin(pod.path, pod.uuid, run.net, run.local_config, fwds)
+
+
+def attach_beside(pod: Pod, pending: net.Attachments) -> None:
+    """Make the pod's networks in a worker while this process becomes nspawn.
+
+    The ADDs (seconds under emulation, with ipMasq's iptables) overlap the pod's boot.
+    The worker holds stage1's network file locked until it is done, and writes there
+    "ok", or "failed" after reporting the error on rkt's stderr; the pod's
+    pod-network.service waits for the lock and ends the pod if it was not "ok" (or if
+    the worker died). The worker also holds the pod lock, so gc never takes the pod
+    for exited while its networks are being made.
+    """
+    fd = os.open(pod.stage1_rootfs() / stage1.NETWORK_FILE,
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+        def work() -> None:
+            status = "failed"
+            try:
+                pending.attach()
+                status = "ok"
+            except RktError as e:
+                report(e, sys.stderr)
+            except BaseException as e:  # still tell the pod, which would wait in vain
+                report(RktError(f"networking: {e!r}"), sys.stderr)
+            finally:
+                os.write(fd, f"{status}\n".encode())
+
+        proc.beside(work)
+    finally:
+        os.close(fd)  # the worker's copy keeps the lock
 
 
 def exec_pod(pod: Pod, run: RunOptions, *, on_failure: Dir | None = None) -> NoReturn:
     """Become the pod's nspawn. The caller holds the pod lock, the pod is in run/.
 
-    If the network cannot be made, nothing of it is left: the pod is deleted
-    (on_failure None, `rkt run`) or moved back (run-prepared: to prepared/).
+    If the network cannot be begun, nothing of it is left: the pod is deleted
+    (on_failure None, `rkt run`) or moved back (run-prepared: to prepared/). Its ADDs
+    then run beside the pod's boot (attach_beside).
     """
     if pod.dir != Dir.RUN:
         raise RktError(f"pod {pod.uuid} is not in run/")
     try:
-        plan = setup_network(pod, run)
+        plan, pending = begin_network(pod, run)
     except BaseException:
         if on_failure is None:
             try:
@@ -337,4 +375,6 @@ def exec_pod(pod: Pod, run: RunOptions, *, on_failure: Dir | None = None) -> NoR
     if run.interactive:
         # the app talks to the terminal through the pod's console
         args.insert(args.index("--"), "--console=interactive")
+    if pending is not None:
+        attach_beside(pod, pending)
     nspawn.exec_pod(pod.path, args, nspawn.environment(os.environ, debug=run.debug))

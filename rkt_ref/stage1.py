@@ -12,7 +12,9 @@ How the pod ends:
   nspawn's, and so rkt's, exit status; a zero status ends the pod once every app has
   exited;
 - the pod is asked to stop (SIGTERM to nspawn, `machinectl poweroff`): the system
-  is already stopping, so statuses are recorded but the exit status stays 0.
+  is already stopping, so statuses are recorded but the exit status stays 0;
+- its networks could not be made (stage0 makes them while the pod boots, the apps
+  waiting in pod-network.service): the pod exits at once with rkt's status 254.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
+from .errors import EXIT_FAILURE
 from .schema import IsolatorName, Port, Protocol, RuntimeApp
 
 SHUTDOWN_TARGETS = "exit.target halt.target poweroff.target"
@@ -140,6 +143,32 @@ def reaper_service(app_name: str) -> str:
     ])
 
 
+# The file stage0's network worker holds locked while it makes the pod's networks
+# beside nspawn's boot, and in which it then writes "ok" (or "failed"); relative to
+# the stage1 root, where the pod sees it as /rkt/network.
+NETWORK_FILE = "rkt/network"
+NETWORK_SERVICE = "pod-network.service"
+
+
+def network_service() -> str:
+    """Holds the apps back until the pod's networks are made, and ends a pod without them.
+
+    flock(1) waits for the worker's lock: released when it is done, or when it died.
+    Without "ok" the pod exits at once with rkt's failure status (the worker reported
+    why on rkt's stderr); asked for before this unit fails, so that the apps' OnFailure
+    (halt, status 0) cannot come first.
+    """
+    script = (f"/usr/bin/flock /{NETWORK_FILE} /usr/bin/true && "
+              f"read s < /{NETWORK_FILE} && [ \"$$s\" = ok ] && exit 0; "
+              f"/usr/bin/systemctl --no-block exit {EXIT_FAILURE}; exit 1")
+    return _unit([
+        ("Unit", [("Description", "Pod networks"), ("DefaultDependencies", "no"),
+                  ("Conflicts", SHUTDOWN_TARGETS), ("Before", BEFORE_SHUTDOWN)]),
+        ("Service", [("Type", "oneshot"), ("RemainAfterExit", "yes"),
+                     ("ExecStart", f"/usr/bin/sh -c '{script}'")]),
+    ])
+
+
 def prepare_app_service() -> str:
     # %I is the unescaped instance ('-' -> '/'): the app's rootfs inside stage1. (%f
     # would refuse the leading '-' of the instance names rkt uses.)
@@ -194,7 +223,8 @@ def isolator_options(app: RuntimeApp) -> list[tuple[str, str]]:
     return opts
 
 
-def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptions) -> str:
+def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptions,
+                *, network: bool = False) -> str:
     name = app.name
     prep = prepare_app_instance(name)
     unit: list[tuple[str, str]] = [
@@ -212,6 +242,8 @@ def app_service(app: RuntimeApp, app_names: Sequence[str], options: AppUnitOptio
     ]
     if options.socket_ports:
         unit += [("Requires", f"{name}.socket"), ("After", f"{name}.socket")]
+    if network:
+        unit += [("Requires", NETWORK_SERVICE), ("After", NETWORK_SERVICE)]
     service: list[tuple[str, str]] = [
         ("Restart", "no"),
         ("ExecStart", exec_line(app.app.exec)),
@@ -284,8 +316,12 @@ def os_release() -> str:
     return 'NAME="rkt stage1"\nPRETTY_NAME="rkt pod (rkt_ref host flavor)"\n'
 
 
-def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dict[str, str]:
-    """Every file under etc/systemd/system, keyed by its path below that directory."""
+def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions], *,
+          network: bool = False) -> dict[str, str]:
+    """Every file under etc/systemd/system, keyed by its path below that directory.
+
+    `network`: stage0 makes the pod's networks while it boots; the apps wait for them.
+    """
     names = [a.name for a in apps]
     files: dict[str, str] = {
         "default.target": default_target(
@@ -297,10 +333,12 @@ def units(apps: Sequence[RuntimeApp], options: dict[str, AppUnitOptions]) -> dic
     }
     for app in apps:
         opts = options[app.name]
-        files[f"{app.name}.service"] = app_service(app, names, opts)
+        files[f"{app.name}.service"] = app_service(app, names, opts, network=network)
         files[f"reaper-{app.name}.service"] = reaper_service(app.name)
         if opts.socket_ports:
             files[f"{app.name}.socket"] = socket_unit(app.name, opts.socket_ports)
+    if network:
+        files[NETWORK_SERVICE] = network_service()
     sockets = socket_wants(apps, options)
     if sockets:
         files["-.slice.d/10-rkt-sockets.conf"] = socket_loader_dropin(sockets)

@@ -341,6 +341,32 @@ def test_host_and_none_make_nothing(fake_world: dict[str, Path]) -> None:
     assert _log(w) == []
 
 
+def test_begin_makes_the_namespace_and_leaves_the_adds(fake_world: dict[str, Path]) -> None:
+    w = fake_world
+    ns = w["netns"] / f"rkt-{UUID}"
+    plan, pending = net.begin(w["pod"], UUID, ("ptp0",), w["cfg"])
+    assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and plan.networks == ()
+    assert _log(w) == [f"ip netns add rkt-{UUID}", f"ip -n rkt-{UUID} link set lo up"]
+    assert pending is not None and net.load_info(w["pod"]) == ()
+    infos = pending.attach()
+    assert [i.ip for i in infos] == ["172.16.28.5"] and net.load_info(w["pod"]) == infos
+    assert _log(w)[2:] == [f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
+
+
+def test_begin_checks_every_network_before_making_anything(fake_world: dict[str, Path]) -> None:
+    w = fake_world
+    with pytest.raises(RktError, match="networks not found"):
+        net.begin(w["pod"], UUID, ("ptp0", "nowhere"), w["cfg"])
+    assert _log(w) == [] and not net.has_network(w["pod"])
+
+
+def test_host_and_none_leave_nothing_to_attach(fake_world: dict[str, Path]) -> None:
+    w = fake_world
+    assert net.begin(w["pod"], UUID, ("host",), w["cfg"])[1] is None
+    assert net.begin(w["pod"], UUID, ("none",), w["cfg"])[1] is None
+    assert _log(w) == []
+
+
 # --- port forwarding ---------------------------------------------------------------------------
 
 FWD = ports.Forward("tcp", 8888, 80)

@@ -124,6 +124,18 @@ def test_all_units_of_a_pod() -> None:
                              "sockets.target"]
 
 
+def test_a_pod_with_networks_holds_its_apps_until_they_are_made() -> None:
+    files = stage1.units([ETCD], {"etcd": AppUnitOptions(uid=0, gid=0)}, network=True)
+    assert set(files) - set(stage1.units([ETCD], {"etcd": AppUnitOptions(uid=0, gid=0)})) \
+        == {"pod-network.service"}
+    app = files["etcd.service"].splitlines()
+    assert "Requires=pod-network.service" in app and "After=pod-network.service" in app
+    waiter = files["pod-network.service"]
+    assert "/usr/bin/flock /rkt/network /usr/bin/true" in waiter
+    # not "ok": the pod exits with rkt's failure status, asked for before the unit fails
+    assert waiter.index("systemctl --no-block exit 254") < waiter.index("exit 1")
+
+
 def _service_lines(app: RuntimeApp, opts: AppUnitOptions | None = None) -> list[str]:
     return stage1.app_service(app, [app.name], opts or AppUnitOptions(uid=0, gid=0)).splitlines()
 
