@@ -8,7 +8,6 @@ their image list is split by hand and only the pod-wide flags go through argpars
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -16,12 +15,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import APPC_VERSION, VERSION
 from .errors import RktError, die
 
 if TYPE_CHECKING:
+    import argparse
+
     from . import stage0
     from .pod import Pod, State
     from .store import FetchPolicy
@@ -130,11 +132,41 @@ def split_globals(argv: list[str]) -> tuple[Globals, list[str]]:
     return g, rest
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one RktError line."""
+def new_parser(prog: str, add_help: bool = True) -> argparse.ArgumentParser:
+    """An argparse parser that reports usage errors as one RktError line.
 
-    def error(self, message: str) -> NoReturn:
-        raise RktError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+    argparse is imported here: the listings read their usual command lines without it
+    (see simple_args); under emulation importing it costs about 0.2 s of CPU.
+    """
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise RktError(f"{self.prog}: {message}", hint=f"see '{self.prog} --help'")
+
+    return _Parser(prog=prog, add_help=add_help)
+
+
+def simple_args(argv: list[str], switches: tuple[str, ...], positional: str | None = None,
+                **defaults: Any) -> SimpleNamespace | None:
+    """argv read without argparse when it holds only the given on/off flags, spelled in
+    full, and at most one positional that does not look like a flag: what argparse would
+    make of it, given `defaults` for the other options. Anything else (values,
+    abbreviations, --help, mistakes) returns None, for argparse to read as always.
+    """
+    ns = SimpleNamespace(**defaults, **{s.replace("-", "_"): False for s in switches})
+    if positional is not None:
+        setattr(ns, positional, None)
+    for tok in argv:
+        if tok.startswith("-"):
+            if not tok.startswith("--") or tok[2:] not in switches:
+                return None
+            setattr(ns, tok[2:].replace("-", "_"), True)
+        elif positional is not None and getattr(ns, positional) is None:
+            setattr(ns, positional, tok)
+        else:
+            return None
+    return ns
 
 
 _DURATION = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"
@@ -230,8 +262,8 @@ RUN_VALUE_FLAGS = {"set-env", "set-env-file", "uuid-file-save", "net", "port", "
                    "dns", "dns-search", "dns-opt", "dns-domain", "hostname", "hosts-entry"}
 
 
-def _run_parser(prog: str, prepare_only: bool = False) -> Parser:
-    p = Parser(prog=prog, add_help=True)
+def _run_parser(prog: str, prepare_only: bool = False) -> argparse.ArgumentParser:
+    p = new_parser(prog=prog, add_help=True)
     p.add_argument("--inherit-env", nargs="?", const="true", default="false")
     p.add_argument("--set-env", action="append", default=[])
     p.add_argument("--set-env-file", action="append", default=[])
@@ -319,7 +351,7 @@ def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
     from . import stage0
     from .pod import Dir, Pods
 
-    p = Parser(prog="rkt run-prepared")
+    p = new_parser(prog="rkt run-prepared")
     p.add_argument("uuid")
     p.add_argument("--net", action="append")
     p.add_argument("--interactive", nargs="?", const="true", default=None)
@@ -351,7 +383,7 @@ def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
 def cmd_fetch(g: Globals, argv: list[str]) -> int:
     from .store import Store, fetch, short_id
 
-    p = Parser(prog="rkt fetch")
+    p = new_parser(prog="rkt fetch")
     p.add_argument("images", nargs="+")
     p.add_argument("--full", action="store_true")
     p.add_argument("--pull-policy", default="new", choices=("never", "new", "update"))
@@ -370,26 +402,35 @@ def cmd_fetch(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_image(g: Globals, argv: list[str]) -> int:
-    p = Parser(prog="rkt image")
-    p.add_argument("subcommand", choices=("list", "rm", "cat-manifest"))
+    sub = {"list": image_list, "rm": image_rm, "cat-manifest": image_cat_manifest}
+    if argv[:1] and argv[0] in sub:
+        return sub[argv[0]](g, argv[1:])
+    import argparse
+
+    p = new_parser(prog="rkt image")
+    p.add_argument("subcommand", choices=tuple(sub))
     p.add_argument("rest", nargs=argparse.REMAINDER)
     ns = p.parse_args(argv[:1])
-    sub = {"list": image_list, "rm": image_rm, "cat-manifest": image_cat_manifest}
     return sub[ns.subcommand](g, argv[1:])
 
 
-def image_list(g: Globals, argv: list[str]) -> int:
-    from .store import Store, short_id
-    from .table import ago, dump_json, size, tabwrite, timestamp
-
-    p = Parser(prog="rkt image list")
+def _image_list_parser() -> argparse.ArgumentParser:
+    p = new_parser(prog="rkt image list")
     p.add_argument("--no-legend", action="store_true")
     p.add_argument("--full", action="store_true")
     p.add_argument("--format", default="", choices=("", "json", "json-pretty"))
     p.add_argument("--fields")
     p.add_argument("--order")
     p.add_argument("--sort")
-    ns = p.parse_args(argv)
+    return p
+
+
+def image_list(g: Globals, argv: list[str]) -> int:
+    from .store import Store, short_id
+    from .table import ago, dump_json, size, tabwrite, timestamp
+
+    ns = simple_args(argv, ("no-legend", "full"), format="", fields=None, order=None,
+                     sort=None) or _image_list_parser().parse_args(argv)
     images = Store(g.dir).images()
     if ns.format:
         data = [{"id": i.id, "name": i.display_name, "import_time": i.import_time,
@@ -426,7 +467,7 @@ def _images_in_use(g: Globals) -> dict[str, str]:
 def image_rm(g: Globals, argv: list[str]) -> int:
     from .store import Store
 
-    p = Parser(prog="rkt image rm")
+    p = new_parser(prog="rkt image rm")
     p.add_argument("images", nargs="+")
     ns = p.parse_args(argv)
     store = Store(g.dir)
@@ -452,7 +493,7 @@ def image_cat_manifest(g: Globals, argv: list[str]) -> int:
     from .store import Store
     from .table import dump_json
 
-    p = Parser(prog="rkt image cat-manifest")
+    p = new_parser(prog="rkt image cat-manifest")
     p.add_argument("image")
     p.add_argument("--pretty-print", nargs="?", const="true", default="true")
     ns = p.parse_args(argv)
@@ -478,7 +519,7 @@ def _pod_arg(g: Globals, uuid: str | None, uuid_file: str | None) -> Pod:
 def cmd_cat_manifest(g: Globals, argv: list[str]) -> int:
     from .table import dump_json
 
-    p = Parser(prog="rkt cat-manifest")
+    p = new_parser(prog="rkt cat-manifest")
     p.add_argument("uuid", nargs="?")
     p.add_argument("--uuid-file")
     p.add_argument("--pretty-print", nargs="?", const="true", default="true")
@@ -541,15 +582,20 @@ def _fmt_nets(pod: Pod) -> str:
     return ",".join(f"{n['netName']}:ip4={n['ip']}" for n in _networks(pod))
 
 
+def _list_parser() -> argparse.ArgumentParser:
+    p = new_parser(prog="rkt list")
+    p.add_argument("--no-legend", action="store_true")
+    p.add_argument("--full", action="store_true")
+    p.add_argument("--format", default="", choices=("", "json", "json-pretty"))
+    return p
+
+
 def cmd_list(g: Globals, argv: list[str]) -> int:
     from .pod import Pods
     from .table import ago, dump_json, tabwrite, timestamp
 
-    p = Parser(prog="rkt list")
-    p.add_argument("--no-legend", action="store_true")
-    p.add_argument("--full", action="store_true")
-    p.add_argument("--format", default="", choices=("", "json", "json-pretty"))
-    ns = p.parse_args(argv)
+    ns = simple_args(argv, ("no-legend", "full"), format="") or \
+        _list_parser().parse_args(argv)
     pods = Pods(g.dir).all()
     if ns.format:
         print(dump_json([pod_json(pd) for pd in pods], ns.format == "json-pretty"))
@@ -621,17 +667,22 @@ def _optional_duration(value: str | None) -> float | None:
     return None if d == 0 else d
 
 
-def cmd_status(g: Globals, argv: list[str]) -> int:
-    from .pod import State, wait_for
-    from .table import dump_json
-
-    p = Parser(prog="rkt status")
+def _status_parser() -> argparse.ArgumentParser:
+    p = new_parser(prog="rkt status")
     p.add_argument("uuid", nargs="?")
     p.add_argument("--uuid-file")
     p.add_argument("--wait", nargs="?", const="", default=None)
     p.add_argument("--wait-ready", nargs="?", const="", default=None)
     p.add_argument("--format", default="", choices=("", "json", "json-pretty"))
-    ns = p.parse_args(argv)
+    return p
+
+
+def cmd_status(g: Globals, argv: list[str]) -> int:
+    from .pod import State, wait_for
+    from .table import dump_json
+
+    ns = simple_args(argv, (), "uuid", uuid_file=None, wait=None, wait_ready=None,
+                     format="") or _status_parser().parse_args(argv)
     pod = _pod_arg(g, ns.uuid, ns.uuid_file)
     wait_ready = _optional_duration(ns.wait_ready)
     if wait_ready is None or wait_ready >= 0:
@@ -696,7 +747,7 @@ def cmd_stop(g: Globals, argv: list[str]) -> int:
 
     from .pod import Pods, State, read_uuid_file
 
-    p = Parser(prog="rkt stop")
+    p = new_parser(prog="rkt stop")
     p.add_argument("uuids", nargs="*")
     p.add_argument("--uuid-file")
     p.add_argument("--force", action="store_true")
@@ -750,10 +801,12 @@ def _release_networks(pods: list[Pod], timeout: float) -> None:
 
 
 def cmd_enter(g: Globals, argv: list[str]) -> int:
+    import argparse
+
     from . import proc
     from .pod import Pods, State
 
-    p = Parser(prog="rkt enter")
+    p = new_parser(prog="rkt enter")
     p.add_argument("--app")
     p.add_argument("uuid")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -805,7 +858,7 @@ def _app_environment(pod: Pod, app: str, pid: int) -> dict[str, str]:
 def cmd_gc(g: Globals, argv: list[str]) -> int:
     from .pod import GcPolicy, Pods, gc
 
-    p = Parser(prog="rkt gc")
+    p = new_parser(prog="rkt gc")
     p.add_argument("--mark-only", nargs="?", const="true", default="false")
     p.add_argument("--grace-period", default="30m")
     p.add_argument("--expire-prepared", default="24h")
@@ -817,7 +870,7 @@ def cmd_gc(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_version(g: Globals, argv: list[str]) -> int:
-    Parser(prog="rkt version").parse_args(argv)
+    new_parser(prog="rkt version").parse_args(argv)
     print(f"rkt Version: {VERSION}")
     print(f"appc Version: {APPC_VERSION}")
     print(f"Python Version: {sys.version.split()[0]}")
@@ -829,7 +882,7 @@ def cmd_trust(g: Globals, argv: list[str]) -> int:
     from . import trust
     from .table import tabwrite
 
-    p = Parser(prog="rkt trust")
+    p = new_parser(prog="rkt trust")
     p.add_argument("keyfiles", nargs="*")
     p.add_argument("--prefix")
     p.add_argument("--root", action="store_true")
@@ -890,7 +943,7 @@ def cmd_trust(g: Globals, argv: list[str]) -> int:
 def cmd_api_service(g: Globals, argv: list[str]) -> int:
     from . import api
 
-    p = Parser(prog="rkt api-service")
+    p = new_parser(prog="rkt api-service")
     p.add_argument("--listen", default=api.DEFAULT_LISTEN)
     ns = p.parse_args(argv)
     return api.serve(g.dir, ns.listen, api.ServiceFlags(

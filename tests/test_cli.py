@@ -223,3 +223,43 @@ def test_fetch_list_prepare_status_gc(tmp_path: Path, monkeypatch: pytest.Monkey
     assert r.stdout.splitlines() == [f'successfully removed aci for image: "{full}"',
                                      "rm: 1 image(s) successfully removed"]
     assert rkt(tmp_path, "image", "list", "--no-legend").stdout == ""
+
+
+# The listings' usual command lines are read without argparse; each case is what argparse
+# makes of the same argv, or None where argparse must read it (values, abbreviations, help).
+SIMPLE_ARGS = {
+    "list": (lambda argv: cli.simple_args(argv, ("no-legend", "full"), format=""),
+             cli._list_parser,
+             [[], ["--full"], ["--no-legend"], ["--full", "--no-legend", "--full"]],
+             [["--format=json"], ["--fu"], ["-h"], ["--help"], ["x"], ["--"], ["--full=1"]]),
+    "image list": (lambda argv: cli.simple_args(argv, ("no-legend", "full"), format="",
+                                                fields=None, order=None, sort=None),
+                   cli._image_list_parser,
+                   [[], ["--full"], ["--no-legend", "--full"]],
+                   [["--sort=name"], ["--no"], ["-"], ["x"]]),
+    "status": (lambda argv: cli.simple_args(argv, (), "uuid", uuid_file=None, wait=None,
+                                            wait_ready=None, format=""),
+               cli._status_parser,
+               [[], ["0123abcd"], ["0123abcd-0000-4000-8000-000000000000"]],
+               [["--wait"], ["--wait-ready=10s", "x"], ["a", "b"], ["-1"], ["--uuid-file=f"]]),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(SIMPLE_ARGS))
+def test_simple_args_read_what_argparse_reads(verb: str) -> None:
+    simple, parser, plain, others = SIMPLE_ARGS[verb]
+    for argv in plain:
+        ns = simple(argv)
+        assert ns is not None, argv
+        assert vars(ns) == vars(parser().parse_args(argv)), argv
+    for argv in others:
+        assert simple(argv) is None, argv
+
+
+def test_listing_does_not_import_argparse(tmp_path: Path) -> None:
+    code = ("import sys; from rkt_ref import cli; "
+            f"cli.main(['--dir={tmp_path}', 'list']); cli.main(['--dir={tmp_path}', 'image', 'list']); "
+            "print('argparse' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout
+    assert out.splitlines()[-1] == "False"
