@@ -183,8 +183,6 @@ class Store:
     # --- changes --------------------------------------------------------------------
     def import_file(self, path: Path, limits: Limits | None = None) -> ImageInfo:
         """Add an ACI file; importing the same content twice is a no-op."""
-        import tempfile
-
         from . import archive
 
         limits = limits or archive.DEFAULT_LIMITS
@@ -198,7 +196,7 @@ class Store:
                 return self.get(known)
         with self.locked():
             self._sweep_tmp()
-            tmp = Path(tempfile.mkdtemp(prefix=IMPORT_PREFIX, dir=self._dir("tmp")))
+            tmp = _new_dir(self._dir("tmp"), IMPORT_PREFIX)
             # Held until this import ends, however it ends: a sweep tells a killed
             # import's directory from a live one by this lock.
             tmp_fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -292,17 +290,27 @@ class Store:
             _write_json(self._info_path(image_id), data)
 
     def remove(self, image_id: str) -> None:
-        import tempfile
-
         with self.locked():
             self._info_path(image_id).unlink(missing_ok=True)
             self.blob(image_id).unlink(missing_ok=True)
             tree = self.tree(image_id)
             if tree.exists():
                 # Rename first so a half-deleted tree is never visible under its ID.
-                doomed = Path(tempfile.mkdtemp(prefix=REMOVE_PREFIX, dir=self._dir("tmp")))
+                doomed = _new_dir(self._dir("tmp"), REMOVE_PREFIX)
                 os.rename(tree, doomed / "tree")
                 shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _new_dir(parent: Path, prefix: str) -> Path:
+    """A new private directory, as tempfile.mkdtemp makes one: importing tempfile (and
+    random, weakref...) costs `rkt fetch` more under emulation than this loop."""
+    while True:
+        path = parent / f"{prefix}{os.urandom(6).hex()}"
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -357,19 +365,23 @@ def _verify(aci: Path, asc: Path, where: str, policy: FetchPolicy) -> None:
 
 def fetch(store: Store, text: str, policy: FetchPolicy) -> ImageInfo:
     """Resolve an image argument (path, file://, http(s)://, ID, NAME[:version])."""
-    from urllib.parse import unquote, urlparse
-
     if text.startswith("docker://"):
         from . import docker
 
         return docker.fetch(store, text, policy)
     if text.startswith(ID_PREFIX):
         return store.resolve_id(text)
-    url = urlparse(text)
-    if url.scheme == "file":
+    # Only text with a colon can have a URL scheme: a path is fetched without urllib.
+    scheme = ""
+    if ":" in text:
+        from urllib.parse import unquote, urlparse
+
+        url = urlparse(text)
+        scheme = url.scheme
+    if scheme == "file":
         return _fetch_file(store, Path(unquote(url.path)), policy)
-    if url.scheme in ("http", "https"):
-        if url.scheme == "http" and not policy.insecure_http:
+    if scheme in ("http", "https"):
+        if scheme == "http" and not policy.insecure_http:
             die(f"refusing to fetch {text} over plain HTTP",
                 hint="pass --insecure-options=http")
         return _fetch_url(store, text, text + ".asc", policy)
