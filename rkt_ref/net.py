@@ -452,12 +452,15 @@ class Attachments:
     forwards: tuple[portsmod.Forward, ...] = ()
 
     def attach(self) -> tuple[NetInfo, ...]:
-        """ADD each network in the namespace begin() made; on any failure undo it all."""
+        """Bring up the namespace's loopback, then ADD each network in it; on any failure
+        undo it all."""
         from . import ports as portsmod
+        from . import proc
 
         pod_dir, uuid, ns = self.pod_dir, self.uuid, netns_path(self.uuid)
         infos: list[NetInfo] = []
         try:
+            proc.run(["ip", "-n", netns_name(uuid), "link", "set", "lo", "up"])
             gateways: list[str] = []
             for att, plugin in zip(self.atts, self.plugins, strict=True):
                 log.debug("networking: loading network %s with type %s", att.conf.name,
@@ -510,7 +513,6 @@ def begin(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
         (pod_dir / NET_DIR).mkdir(exist_ok=True)
         proc.run(["ip", "netns", "add", netns_name(uuid)])
         _write(pod_dir / NETNS_FILE, str(ns))
-        proc.run(["ip", "-n", netns_name(uuid), "link", "set", "lo", "up"])
     except BaseException:
         teardown(pod_dir, uuid, local_config)
         raise

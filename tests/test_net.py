@@ -346,11 +346,12 @@ def test_begin_makes_the_namespace_and_leaves_the_adds(fake_world: dict[str, Pat
     ns = w["netns"] / f"rkt-{UUID}"
     plan, pending = net.begin(w["pod"], UUID, ("ptp0",), w["cfg"])
     assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and plan.networks == ()
-    assert _log(w) == [f"ip netns add rkt-{UUID}", f"ip -n rkt-{UUID} link set lo up"]
+    assert _log(w) == [f"ip netns add rkt-{UUID}"]
     assert pending is not None and net.load_info(w["pod"]) == ()
     infos = pending.attach()
     assert [i.ip for i in infos] == ["172.16.28.5"] and net.load_info(w["pod"]) == infos
-    assert _log(w)[2:] == [f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
+    assert _log(w)[1:] == [f"ip -n rkt-{UUID} link set lo up",
+                           f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
 
 
 def test_begin_checks_every_network_before_making_anything(fake_world: dict[str, Path]) -> None:
