@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
 import socket
 import sys
@@ -30,7 +29,6 @@ from .pod import Pod, Pods, State
 if TYPE_CHECKING:
     from .store import ImageInfo, Store
 
-log = logging.getLogger("rkt")
 
 DEFAULT_LISTEN = "localhost:15441"
 SERVICE = "v1alpha.PublicAPI"

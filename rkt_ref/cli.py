@@ -8,7 +8,6 @@ their image list is split by hand and only the pod-wide flags go through argpars
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import APPC_VERSION, VERSION
+from . import APPC_VERSION, VERSION, log
 from .errors import RktError, die
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 # Each verb imports the modules it needs: `rkt version` needs none, `rkt list` no store,
 # `rkt fetch` no pods, and under emulation every import is felt on every invocation.
 
-log = logging.getLogger("rkt")
 
 DEFAULT_DIR = "/var/lib/rkt"
 DIR_ENV = "RKT_REF_DIR"
@@ -976,8 +974,7 @@ def usage() -> str:
 
 def main(argv: Sequence[str]) -> int:
     g, rest = split_globals(list(argv))
-    logging.basicConfig(level=logging.DEBUG if g.debug else logging.WARNING,
-                        format="%(message)s", stream=sys.stderr)
+    log.set_debug(g.debug)
     if not rest or rest[0] in ("help", "-h", "--help"):
         sys.stdout.write(usage())
         return 0

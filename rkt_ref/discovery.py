@@ -7,16 +7,14 @@ placeholders are filled in for the image and for its `.aci.asc` signature.
 
 from __future__ import annotations
 
-import logging
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from . import log
 from .errors import RktError
-
-log = logging.getLogger("rkt")
 
 TIMEOUT = 30.0
 MAX_PAGE_BYTES = 1 << 20

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import posixpath
 import re
 import shutil
@@ -32,13 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import APPC_VERSION, proc
+from . import APPC_VERSION, log, proc
 from .errors import RktError, die
 
 if TYPE_CHECKING:
     from .store import FetchPolicy, ImageInfo, Store
 
-log = logging.getLogger("rkt")
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_NAME = "registry-1.docker.io"  # the name docker2aci gives Docker Hub images

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
-from . import proc
+from . import log, proc
 from .errors import CommandError
-
-log = logging.getLogger("rkt")
 
 
 def _unescape(field: str) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import log
 from .errors import RktError, die
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 # proc and ports are imported where plugins run: `rkt list` only reads net-info.json.
 
-log = logging.getLogger("rkt")
 
 NET_D = "net.d"
 NETNS_DIR = Path("/run/netns")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -99,7 +98,7 @@ def running_in_service() -> bool:
 def find_nspawn() -> str:
     if os.access(NSPAWN, os.X_OK):
         return NSPAWN
-    return shutil.which("systemd-nspawn") or NSPAWN
+    return proc.which("systemd-nspawn") or NSPAWN
 
 
 def exec_pod(pod_dir: Path, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:

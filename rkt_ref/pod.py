@@ -11,10 +11,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import logging
 import os
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import log
 from .errors import RktError, die
 
 if TYPE_CHECKING:
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
 # schema, net, mounts and proc are imported where used: `rkt list` of pods that have no
 # network, and `rkt gc` with nothing to collect, need few of them.
-
-log = logging.getLogger("rkt")
 
 
 class Dir(StrEnum):
@@ -402,6 +399,8 @@ def end_leftovers(pod: Pod) -> None:
 
 def delete(pod: Pod) -> bool:
     """Unmount and remove a pod directory; False if something stays mounted."""
+    import shutil  # here, not at the top: it imports bz2 and lzma, which `rkt list` never needs
+
     from . import mounts
 
     end_leftovers(pod)

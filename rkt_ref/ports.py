@@ -10,15 +10,12 @@ listens on the host and hands the socket to the pod.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
+from . import log, proc
 from .errors import RktError
-
-log = logging.getLogger("rkt")
 
 IPTABLES = "iptables"
 

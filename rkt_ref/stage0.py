@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import env as envmod
-from . import mounts, net, nspawn, ports, proc, stage1
+from . import log, mounts, net, nspawn, ports, proc, stage1
 from .errors import RktError, die, report
 from .pod import Dir, Embryo, Pod, Pods, delete
 from .schema import (
@@ -37,8 +36,6 @@ from .schema import (
     sanitize_acname,
 )
 from .store import FetchPolicy, ImageInfo, Store, fetch
-
-log = logging.getLogger("rkt")
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import log
 from .errors import RktError, die
 from .schema import ImageManifest, acidentifier
 
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
 # archive (tarfile, lzma, bz2) and discovery (urllib, ssl) are imported where used:
 # `rkt run` of a stored image needs neither, and Python start-up is part of pod start-up.
 
-log = logging.getLogger("rkt")
 
 ID_PREFIX = "sha512-"
 ID_HEX = 64
@@ -183,6 +181,8 @@ class Store:
     # --- changes --------------------------------------------------------------------
     def import_file(self, path: Path, limits: Limits | None = None) -> ImageInfo:
         """Add an ACI file; importing the same content twice is a no-op."""
+        import shutil  # imports bz2 and lzma: not at the top, where `rkt run` would pay
+
         from . import archive
 
         limits = limits or archive.DEFAULT_LIMITS
@@ -237,6 +237,8 @@ class Store:
         A removal's directory lives entirely under the store lock, so one seen here is a
         leftover; an import's is a leftover once nobody holds its own lock.
         """
+        import shutil
+
         try:
             names = os.listdir(self.root / "tmp")
         except FileNotFoundError:
@@ -290,6 +292,8 @@ class Store:
             _write_json(self._info_path(image_id), data)
 
     def remove(self, image_id: str) -> None:
+        import shutil
+
         with self.locked():
             self._info_path(image_id).unlink(missing_ok=True)
             self.blob(image_id).unlink(missing_ok=True)
