@@ -1,8 +1,11 @@
 """The qemu command line, read as data."""
 
+import os
 from pathlib import Path
 
-from vm.backend.qemu import QemuConfig, Sockets, qemu_argv
+import pytest
+
+from vm.backend.qemu import MAX_VCPUS, QemuConfig, Sockets, default_vcpus, qemu_argv
 from vm.image import Image
 
 IMAGE = Image("k", Path("/cache/image-k"))
@@ -51,3 +54,16 @@ def test_no_network_device_and_an_agent_channel() -> None:
     assert "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0" in argv
     assert value_after(argv, "-kernel") == ["/cache/image-k/vmlinuz"]
     assert "console=ttyS0" in value_after(argv, "-append")[0]
+
+
+def test_vcpus_share_the_host_cpus_among_the_vms_that_run_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RKT_REF_VM_CPUS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert default_vcpus(1) == 2 and default_vcpus(2) == 1 and default_vcpus(3) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert default_vcpus(2) == MAX_VCPUS == 2
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "16")
+    assert default_vcpus() == 1
+    monkeypatch.setenv("RKT_REF_VM_CPUS", "3")
+    assert default_vcpus() == 3

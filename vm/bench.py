@@ -26,7 +26,7 @@ from conformance.results import read_run
 from vm import accel
 from vm import image as image_mod
 from vm.backend import NAMES, unavailable_reason
-from vm.backend.qemu import QemuBackend
+from vm.backend.qemu import QemuBackend, QemuConfig, default_vcpus, ensure_golden
 from vm.machine import Machine
 from vm.run import run
 from vm.runtime import Runtime
@@ -250,6 +250,10 @@ class SpecRun:
 
 
 def whole_spec(backend: str, workers: int, reports: Path) -> SpecRun:
+    if backend == "qemu":
+        # the saved state for this many workers' VM shape, made before the clock starts
+        ensure_golden(QemuConfig(accel.detect(), smp=default_vcpus(workers)),
+                      image_mod.ensure_image())
     junit = reports / f"spec-{backend}-{workers}.xml"
     argv = [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:randomly",
             "--backend", backend, f"--junitxml={junit}"]
