@@ -25,7 +25,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,10 +130,9 @@ class NetInfo:
 
 @dataclass(frozen=True)
 class NetPlan:
-    """What stage0 hands on to nspawn, and what the pod was given."""
+    """What stage0 hands on to nspawn."""
 
     nspawn_args: tuple[str, ...] = ()
-    networks: tuple[NetInfo, ...] = ()
     mode: Mode = Mode.HOST
 
 
@@ -438,8 +437,7 @@ def load_info(pod_dir: Path) -> tuple[NetInfo, ...]:
 class Attachments:
     """The slow half of making a pod's networks: each one's CNI ADD, then port forwards.
 
-    setup() runs it before nspawn starts; `rkt run` runs it beside nspawn's boot, the
-    pod's apps waiting for it (see stage0).
+    `rkt run` runs it beside nspawn's boot, the pod's apps waiting for it (see stage0).
     """
 
     pod_dir: Path
@@ -520,17 +518,9 @@ def begin(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
     return NetPlan((f"--network-namespace-path={ns}",), mode=mode), pending
 
 
-def setup(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
-          forwards: Sequence[portsmod.Forward] = ()) -> NetPlan:
-    """Make the pod's network, both halves; on any failure, undo all of it and raise."""
-    plan, pending = begin(pod_dir, uuid, nets, local_config, forwards)
-    if pending is None:
-        return plan
-    return replace(plan, networks=pending.attach())
-
-
 def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) -> None:
-    """Undo setup(): port forwards, DEL for each network (last first), the namespace.
+    """Undo begin() and attach(): port forwards, DEL for each network (last first), the
+    namespace.
 
     Idempotent and tolerant: each step that fails is logged and the rest still runs. The
     pod keeps net-info.json, so `rkt list` still shows what the pod had.

@@ -346,12 +346,19 @@ def exec_pod(pod: Pod, run: RunOptions, *, on_failure: Dir | None = None) -> NoR
 
     If the network cannot be begun, nothing of it is left: the pod is deleted
     (on_failure None, `rkt run`) or moved back (run-prepared: to prepared/). Its ADDs
-    then run beside the pod's boot (attach_beside).
+    then run beside the pod's boot (attach_beside), if its apps wait for them: a pod
+    prepared with other networks than `run-prepared --net` asks for has them made
+    before, or is told they are there.
     """
     if pod.dir != Dir.RUN:
         raise RktError(f"pod {pod.uuid} is not in run/")
+    rootfs = pod.stage1_rootfs()
+    apps_wait = (rootfs / stage1.UNIT_PATH.lstrip("/") / stage1.NETWORK_SERVICE).exists()
     try:
         plan, pending = begin_network(pod, run)
+        if pending is not None and not apps_wait:
+            pending.attach()
+            pending = None
     except BaseException:
         if on_failure is None:
             try:
@@ -374,4 +381,6 @@ def exec_pod(pod: Pod, run: RunOptions, *, on_failure: Dir | None = None) -> NoR
         args.insert(args.index("--"), "--console=interactive")
     if pending is not None:
         attach_beside(pod, pending)
+    elif apps_wait:
+        (rootfs / stage1.NETWORK_FILE).write_text("ok\n")
     nspawn.exec_pod(pod.path, args, nspawn.environment(os.environ, debug=run.debug))

@@ -1,7 +1,7 @@
 """Networking without a VM: --net values, CNI configurations, plugin calls, port forwarding
 rules and the socket units stage1 writes for socket-activated ports.
 
-The setup/teardown tests run net.setup() against fake `ip` and plugin programs that log
+The setup/teardown tests run net.begin() and attach() against fake `ip` and plugin programs that log
 what they were asked, so the CNI environment and the order of ADD and DEL are checked,
 including the undoing of a half-made network.
 """
@@ -293,11 +293,12 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     w = fake_world
     ns = w["netns"] / f"rkt-{UUID}"
     plugin = str(w["cfg"] / "net.d" / "ptp")
-    plan = net.setup(w["pod"], UUID, ("ptp0:IP=172.16.28.5",), w["cfg"])
-    assert plan.nspawn_args == (f"--network-namespace-path={ns}",)
-    assert plan.networks == (net.NetInfo("ptp0", "net/10-ptp0.conf", plugin, "eth0",
+    plan, pending = net.begin(w["pod"], UUID, ("ptp0:IP=172.16.28.5",), w["cfg"])
+    assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and pending is not None
+    networks = pending.attach()
+    assert networks == (net.NetInfo("ptp0", "net/10-ptp0.conf", plugin, "eth0",
                                          "172.16.28.5", "IP=172.16.28.5", "255.255.255.0"),)
-    assert net.load_info(w["pod"]) == plan.networks
+    assert net.load_info(w["pod"]) == networks
     assert (w["pod"] / "net" / "10-ptp0.conf").read_text() == json.dumps(PTP0)
     cni_path = ":".join(net.plugin_dirs(w["cfg"]))
     assert _log(w) == [
@@ -314,7 +315,7 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     ]
     assert not ns.exists() and not net.has_network(w["pod"])
     # rkt list still shows what the pod had
-    assert net.load_info(w["pod"]) == plan.networks
+    assert net.load_info(w["pod"]) == networks
     w["log"].unlink()
     net.teardown(w["pod"], UUID, w["cfg"])  # idempotent: nothing left to do
     assert _log(w) == []
@@ -323,7 +324,9 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
 def test_failed_add_undoes_everything(fake_world: dict[str, Path]) -> None:
     w = fake_world
     with pytest.raises(RktError, match="error adding network 'broken': no luck"):
-        net.setup(w["pod"], UUID, ("ptp0", "broken"), w["cfg"])
+        pending = net.begin(w["pod"], UUID, ("ptp0", "broken"), w["cfg"])[1]
+        assert pending is not None
+        pending.attach()
     ns = w["netns"] / f"rkt-{UUID}"
     lines = _log(w)
     # DEL for the network that failed half-way too, then the first one, then the netns.
@@ -336,8 +339,10 @@ def test_failed_add_undoes_everything(fake_world: dict[str, Path]) -> None:
 
 def test_host_and_none_make_nothing(fake_world: dict[str, Path]) -> None:
     w = fake_world
-    assert net.setup(w["pod"], UUID, ("host",), w["cfg"]) == net.NetPlan(mode=net.Mode.HOST)
-    assert net.setup(w["pod"], UUID, ("none",), w["cfg"]).nspawn_args == ("--private-network",)
+    assert net.begin(w["pod"], UUID, ("host",), w["cfg"]) == (
+        net.NetPlan(mode=net.Mode.HOST), None)
+    assert net.begin(w["pod"], UUID, ("none",), w["cfg"]) == (
+        net.NetPlan(("--private-network",), mode=net.Mode.NONE), None)
     assert _log(w) == []
 
 
@@ -345,7 +350,7 @@ def test_begin_makes_the_namespace_and_leaves_the_adds(fake_world: dict[str, Pat
     w = fake_world
     ns = w["netns"] / f"rkt-{UUID}"
     plan, pending = net.begin(w["pod"], UUID, ("ptp0",), w["cfg"])
-    assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and plan.networks == ()
+    assert plan.nspawn_args == (f"--network-namespace-path={ns}",)
     assert _log(w) == [f"ip netns add rkt-{UUID}"]
     assert pending is not None and net.load_info(w["pod"]) == ()
     infos = pending.attach()
@@ -359,13 +364,6 @@ def test_begin_checks_every_network_before_making_anything(fake_world: dict[str,
     with pytest.raises(RktError, match="networks not found"):
         net.begin(w["pod"], UUID, ("ptp0", "nowhere"), w["cfg"])
     assert _log(w) == [] and not net.has_network(w["pod"])
-
-
-def test_host_and_none_leave_nothing_to_attach(fake_world: dict[str, Path]) -> None:
-    w = fake_world
-    assert net.begin(w["pod"], UUID, ("host",), w["cfg"])[1] is None
-    assert net.begin(w["pod"], UUID, ("none",), w["cfg"])[1] is None
-    assert _log(w) == []
 
 
 # --- port forwarding ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rkt_ref import stage0, stage1
+from rkt_ref import net, nspawn, stage0, stage1
 from rkt_ref.errors import RktError
 from rkt_ref.pod import Dir, Pods
 
@@ -71,3 +71,50 @@ def test_the_worker_holds_the_network_file_until_it_tells_the_pod(
     _wait_unlocked(network)
     assert network.read_text() == f"{status}\n"
     assert capfd.readouterr().err == said
+
+
+class Exec(Exception):
+    """Raised instead of becoming nspawn."""
+
+
+@pytest.mark.parametrize(("apps_wait", "pending", "expect"), [
+    (True, True, "beside"),      # rkt run: the ADDs while the pod boots
+    (False, True, "before"),     # prepared with --net=host, run-prepared with networks
+    (True, False, "told ok"),    # prepared with networks, run-prepared --net=host
+    (False, False, "nothing"),
+])
+def test_the_networks_are_made_where_the_apps_expect_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, apps_wait: bool, pending: bool,
+        expect: str) -> None:
+    pods = Pods(tmp_path)
+    pod = pods.create()
+    (pod.path / "pod").write_text("{}")
+    pod.move(Dir.PREPARE)
+    units = pod.stage1_rootfs() / stage1.UNIT_PATH.lstrip("/")
+    units.mkdir(parents=True)
+    (pod.stage1_rootfs() / "rkt").mkdir()
+    if apps_wait:
+        (units / stage1.NETWORK_SERVICE).write_text(stage1.network_service())
+    pod.move(Dir.RUN)
+    done: list[str] = []
+
+    class Work:
+        def attach(self) -> tuple[()]:
+            done.append("before")
+            return ()
+
+    def begin(pod: object, run: object) -> tuple[net.NetPlan, Work | None]:
+        return net.NetPlan(), Work() if pending else None
+
+    def no_exec(*args: object) -> None:
+        raise Exec
+
+    monkeypatch.setattr(stage0, "begin_network", begin)
+    monkeypatch.setattr(stage0, "attach_beside", lambda pod, work: done.append("beside"))
+    monkeypatch.setattr(nspawn, "exec_pod", no_exec)
+    with pytest.raises(Exec):
+        stage0.exec_pod(pod, stage0.RunOptions())
+    marker = pod.stage1_rootfs() / stage1.NETWORK_FILE
+    if marker.exists() and marker.read_text() == "ok\n":
+        done.append("told ok")
+    assert done == ([] if expect == "nothing" else [expect])
