@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from pytest_bdd import then
 
 from steps.parse import MachineList, parse_machinectl_list
@@ -54,7 +52,5 @@ def machine_gone(vm: Machine, pod: Pod, seconds: int) -> None:
             not vm.run(["machinectl", "show", "--property=State", pod.machine]).ok
 
     # machined's state file goes with the machine: a sign waited for inside the VM.
-    deadline = time.monotonic() + seconds
-    vm.wait_in_guest('! [ -e "/run/systemd/machines/$1" ]', pod.machine, timeout=seconds)
-    vm.wait_until(gone, timeout=max(deadline - time.monotonic(), 10),
-                  what=f"{pod.machine} to leave machined")
+    vm.wait_until(gone, timeout=seconds, what=f"{pod.machine} to leave machined",
+                  sign=('! [ -e "/run/systemd/machines/$1" ]', pod.machine))

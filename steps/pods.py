@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pytest_bdd import given, then, when
 
@@ -57,14 +55,11 @@ MACHINE_FILE_OTHER_THAN = (
 def wait_pod(vm: Machine, unit: str, seconds: float, previous: Pod | None = None) -> Pod:
     """Wait until machined has the unit's pod, then check rkt knows it as running."""
     exclude = frozenset({previous.uuid}) if previous else frozenset()
-    deadline = time.monotonic() + seconds
     # First a cheap sign, waited for inside the VM: machined's state file of a pod other
     # than the previous one. Then machinectl, asked until the pod is the unit's and running.
-    vm.wait_in_guest(MACHINE_FILE_OTHER_THAN, previous.machine if previous else "",
-                     timeout=seconds)
-    uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude),
-                         timeout=max(deadline - time.monotonic(), 10),
-                         what=f"a running rkt-<uuid> machine of {unit} registered with machined")
+    uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude), timeout=seconds,
+                         what=f"a running rkt-<uuid> machine of {unit} registered with machined",
+                         sign=(MACHINE_FILE_OTHER_THAN, previous.machine if previous else ""))
     assert uuid is not None  # wait_until returns only a truthy value
     rows = parse_rkt_list(vm.check_output(["rkt", "list", "--full"]))
     listed = [r for r in rows if r.uuid == uuid]

@@ -13,6 +13,9 @@ from vm.result import CommandResult
 
 T = TypeVar("T")
 
+# How long check still gets after a sign that never came (wait_until's `sign`).
+CHECK_AFTER_SIGN = 10.0
+
 
 @dataclass
 class Machine:
@@ -93,11 +96,20 @@ class Machine:
     # -- waiting and evidence ------------------------------------------------------
 
     def wait_until(
-        self, check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5
+        self, check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.5,
+        sign: Sequence[str] = (),
     ) -> T:
-        """Poll check until it returns something truthy; fail naming `what` at the deadline."""
+        """Poll check until it returns something truthy; fail naming `what` at the deadline.
+
+        `sign` (sh code, then its arguments): first wait inside the machine, within the
+        same deadline, until it holds (see wait_in_guest); check then usually holds at once.
+        """
         __tracebackhide__ = True
         deadline = time.monotonic() + timeout
+        if sign:
+            self.wait_in_guest(sign[0], *sign[1:], timeout=timeout)
+            # check still decides, and gets a little time even if the sign never came
+            deadline = max(deadline, time.monotonic() + CHECK_AFTER_SIGN)
         while True:
             value = check()
             if value:

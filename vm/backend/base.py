@@ -52,7 +52,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def boot(self) -> None:
-        """Make the machine ready for commands (restore or boot, clock set)."""
+        """Make the machine ready for commands (restore or boot; its clock is right by the
+        time the first command runs)."""
 
     @abc.abstractmethod
     def shutdown(self) -> None:

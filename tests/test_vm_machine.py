@@ -1,0 +1,63 @@
+"""The machine facade's waiting, over a backend that runs commands on this host."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from vm import machine
+from vm.backend.base import Backend
+from vm.machine import Machine
+from vm.result import CommandResult
+from vm.runtime import Runtime
+
+
+class Local(Backend):
+    name: ClassVar[str] = "local"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def boot(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float = 120) -> CommandResult:
+        done = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout)
+        return CommandResult(tuple(argv), done.returncode, done.stdout.decode(),
+                             done.stderr.decode())
+
+    def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
+        raise NotImplementedError
+
+
+def test_a_sign_is_waited_for_in_one_command_then_check_decides(tmp_path: Path) -> None:
+    vm = Machine(Local(), Runtime())
+    flag = tmp_path / "flag"
+    subprocess.Popen(["sh", "-c", f"sleep 0.5; touch {flag}"])
+    checks: list[bool] = []
+
+    def check() -> bool:
+        checks.append(flag.exists())
+        return flag.exists()
+
+    assert vm.wait_until(check, timeout=20, what="the flag", sign=('[ -e "$1" ]', str(flag)))
+    assert checks == [True]  # the sign held first: no poll was wasted
+    assert [r.argv[:3] for r in vm.transcript] == [("timeout", "20", "sh")]
+
+
+def test_check_still_decides_when_the_sign_never_comes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(machine, "CHECK_AFTER_SIGN", 1.0)
+    vm = Machine(Local(), Runtime())
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="timed out after .* waiting for nothing"):
+        vm.wait_until(lambda: False, timeout=1, what="nothing", interval=0.2,
+                      sign=("false",))
+    # the sign's second, then the second check always gets
+    assert 2 <= time.monotonic() - started < 6
