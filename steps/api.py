@@ -21,13 +21,15 @@ from vm.machine import Machine
 API_UNIT = "rkt-api-service.service"
 API_START = 90.0
 
-# Prints the pod the service reports as JSON: InspectPod(InspectPodRequest{id=1}) ->
-# InspectPodResponse{pod=1}; Pod{id=1, pid=2 (sint32), state=3, apps=4 (App{name=1}),
-# networks=5 (Network{name=1, ipv4=2}), cgroup=8, created_at=9, started_at=10,
-# gc_marked_at=11}. With "list", ListPods with a
-# PodFilter{ids=1} instead, to see that the pod is listed too.
+# Prints {"inspect": pod, "list": [pods]} as JSON for the pod UUID: InspectPod(
+# InspectPodRequest{id=1}) -> InspectPodResponse{pod=1}, and ListPods with a
+# PodFilter{ids=1}, to see that the pod is listed too. Pod{id=1, pid=2 (sint32), state=3,
+# apps=4 (App{name=1}), networks=5 (Network{name=1, ipv4=2}), cgroup=8, created_at=9,
+# started_at=10, gc_marked_at=11}. With a number of seconds after the UUID, it asks again
+# until the pod has a gc_marked_at or the time is up: one process for the whole wait,
+# since importing grpc takes seconds under emulation.
 _CLIENT = r"""
-import json, sys, grpc
+import json, sys, time, grpc
 def varint(b, i):
     n = s = 0
     while True:
@@ -59,17 +61,22 @@ def pod(b):
         elif num == 8: out["cgroup"] = v.decode()
         elif num in TIMES: out[TIMES[num]] = s64(v)
     return out
-uuid = sys.argv[2].encode()
+uuid = sys.argv[1].encode()
+deadline = time.monotonic() + float(sys.argv[2] if len(sys.argv) > 2 else 0)
 req = b"\x0a" + bytes([len(uuid)]) + uuid
 chan = grpc.insecure_channel("localhost:15441")
-if sys.argv[1] == "list":
-    call = chan.unary_unary("/v1alpha.PublicAPI/ListPods")
-    filters = b"\x0a" + bytes([len(req)]) + req
-    pods = [pod(v) for n, v in fields(call(filters, timeout=30)) if n == 1]
-    print(json.dumps(pods))
-else:
-    call = chan.unary_unary("/v1alpha.PublicAPI/InspectPod")
-    print(json.dumps(pod(dict(fields(call(req, timeout=30)))[1])))
+inspect = chan.unary_unary("/v1alpha.PublicAPI/InspectPod")
+while True:
+    try:
+        got = pod(dict(fields(inspect(req, timeout=30)))[1])
+    except grpc.RpcError:
+        if time.monotonic() >= deadline: raise
+        got = None
+    if got and (got["gc_marked_at"] or time.monotonic() >= deadline): break
+    time.sleep(0.5)
+filters = b"\x0a" + bytes([len(req)]) + req
+listed = chan.unary_unary("/v1alpha.PublicAPI/ListPods")(filters, timeout=30)
+print(json.dumps({"inspect": got, "list": [pod(v) for n, v in fields(listed) if n == 1]}))
 """
 
 # api.proto's PodState numbers, by the state names `rkt status` prints.
@@ -77,12 +84,15 @@ POD_STATES = {"embryo": 1, "preparing": 2, "prepared": 3, "running": 4, "aborted
               "exited": 6, "deleting": 7, "garbage": 8, "exited garbage": 8}
 
 
-def _ask(vm: Machine, what: str, uuid: str) -> Any:
-    result = vm.run(["python3", "-c", _CLIENT, what, uuid])
-    if not result.ok:
-        return None
-    vm.record(f"API {what} {uuid}", result.stdout)
-    return json.loads(result.stdout)
+def _ask(vm: Machine, uuid: str, until_marked: float = 0) -> dict[str, Any]:
+    """What the service says of the pod (InspectPod) and lists for it (ListPods)."""
+    __tracebackhide__ = True
+    args = [uuid, f"{until_marked:.0f}"] if until_marked else [uuid]
+    result = vm.run(["python3", "-c", _CLIENT, *args], timeout=until_marked + 120)
+    assert result.ok, f"asking the API service failed:\n{result.describe()}"
+    vm.record(f"API about {uuid}", result.stdout)
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
 
 
 def start_api_service(vm: Machine) -> None:
@@ -118,14 +128,11 @@ def api_gc_marked_at(vm: Machine, pod: Pod) -> None:
     start_api_service(vm)
     stop_began = stop_began_s(vm, pod.unit)
 
-    def marked() -> int:
-        got = _ask(vm, "inspect", pod.uuid)
-        return int(got["gc_marked_at"]) if got else 0
-
-    ns = vm.wait_until(marked, timeout=60, what="the API service to report gc_marked_at")
+    got = _ask(vm, pod.uuid, until_marked=60)["inspect"]
+    ns = int(got["gc_marked_at"])
+    assert ns, f"the API service reported no gc_marked_at within 60 s: {got}"
     # ExecStopPost ran `rkt gc --mark-only` after the stop began, within the stop timeout.
     assert stop_began <= ns // 1_000_000_000 <= stop_began + 120, (ns, stop_began)
-    got = _ask(vm, "inspect", pod.uuid)
     assert got["state"] == POD_STATES["exited garbage"], got
 
 
@@ -140,8 +147,8 @@ def _status_ns(text: str) -> int:
 def api_matches_status(vm: Machine, pod: Pod) -> None:
     status = parse_rkt_status(vm.check_output(["rkt", "status", pod.uuid]))
     vm.record("rkt status", "\n".join(f"{k}={v}" for k, v in status.items()))
-    got = _ask(vm, "inspect", pod.uuid)
-    assert got is not None, "InspectPod failed"
+    answer = _ask(vm, pod.uuid)
+    got = answer["inspect"]
     assert got["id"] == pod.uuid
     assert got["state"] == POD_STATES[status["state"]], (got, status)
     assert got["pid"] == int(status["pid"]), (got, status)
@@ -153,6 +160,6 @@ def api_matches_status(vm: Machine, pod: Pod) -> None:
     assert sorted(got["networks"]) == sorted(nets), (got, status)
     assert got["gc_marked_at"] == 0, got
     assert got["cgroup"], got  # a running pod has one
-    listed = _ask(vm, "list", pod.uuid)
+    listed = answer["list"]
     assert [p["id"] for p in listed] == [pod.uuid], listed
     assert listed[0]["state"] == got["state"], listed
