@@ -7,7 +7,6 @@ from pytest_bdd import given, then, when
 
 from steps.journal import app_env, wait_app_logs
 from steps.parse import (
-    MachineRow,
     is_nspawn,
     parse_machinectl_list,
     parse_ps_auxf,
@@ -28,20 +27,18 @@ def pod() -> Pod:
     raise pytest.UsageError("no step of this scenario has found a pod yet")
 
 
-def _machines(vm: Machine) -> tuple[MachineRow, ...]:
-    return parse_machinectl_list(vm.check_output(["machinectl", "list", "--no-legend"])).rows
-
-
-def _running_pod_of(vm: Machine, unit: str, exclude: frozenset[str]) -> str | None:
-    """UUID of a running rkt-<uuid> machine whose unit is `unit`, not one of `exclude`."""
-    for row in _machines(vm):
+def _running_pod_of(vm: Machine, unit: str, exclude: frozenset[str]) -> tuple[str, str] | None:
+    """UUID of a running rkt-<uuid> machine whose unit is `unit`, not one of `exclude`,
+    with the `machinectl list` that showed it."""
+    listing = vm.check_output(["machinectl", "list"])
+    for row in parse_machinectl_list(listing).rows:
         uuid = row.machine.removeprefix("rkt-")
         if row.machine == uuid or not UUID.match(uuid) or uuid in exclude:
             continue
         props = parse_systemctl_show(vm.check_output(
             ["machinectl", "show", "--property=Unit", "--property=State", row.machine]))
         if props.get("Unit") == unit and props.get("State") == "running":
-            return uuid
+            return uuid, listing
     return None
 
 
@@ -57,14 +54,15 @@ def wait_pod(vm: Machine, unit: str, seconds: float, previous: Pod | None = None
     exclude = frozenset({previous.uuid}) if previous else frozenset()
     # First a cheap sign, waited for inside the VM: machined's state file of a pod other
     # than the previous one. Then machinectl, asked until the pod is the unit's and running.
-    uuid = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude), timeout=seconds,
-                         what=f"a running rkt-<uuid> machine of {unit} registered with machined",
-                         sign=(MACHINE_FILE_OTHER_THAN, previous.machine if previous else ""))
-    assert uuid is not None  # wait_until returns only a truthy value
+    found = vm.wait_until(lambda: _running_pod_of(vm, unit, exclude), timeout=seconds,
+                          what=f"a running rkt-<uuid> machine of {unit} registered with machined",
+                          sign=(MACHINE_FILE_OTHER_THAN, previous.machine if previous else ""))
+    assert found is not None  # wait_until returns only a truthy value
+    uuid, listing = found
+    vm.record("machinectl list", listing)
     rows = parse_rkt_list(vm.check_output(["rkt", "list", "--full"]))
     listed = [r for r in rows if r.uuid == uuid]
     assert listed and listed[0].state == "running", f"rkt list --full has no running {uuid}: {rows}"
-    vm.record("machinectl list", vm.check_output(["machinectl", "list"]))
     return Pod(uuid, unit, previous)
 
 
