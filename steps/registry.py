@@ -33,7 +33,8 @@ _MIRROR_CONFIG = f"""{{
 """
 
 # Makes an OCI layout (one gzip layer of the ACI's rootfs, an image config, a manifest and
-# index.json) from an ACI: argv = ACI, layout directory, tag.
+# index.json) from an ACI: argv = ACI, layout directory, tag. The layer is compressed at
+# level 1: at gzip's default 9 this took about 12 s under TCG.
 _ACI_TO_OCI = r"""
 import gzip, hashlib, io, json, os, sys, tarfile
 aci, out, tag = sys.argv[1:4]
@@ -60,7 +61,7 @@ config = {"Cmd": [os.path.basename(app["exec"][0]), *app["exec"][1:]],
 cfg = put(json.dumps({"os": "linux", "architecture": "amd64", "config": config,
                       "rootfs": {"type": "layers", "diff_ids": ["sha256:" +
                                  hashlib.sha256(buf.getvalue()).hexdigest()]}}).encode())
-layer = put(gzip.compress(buf.getvalue()))
+layer = put(gzip.compress(buf.getvalue(), compresslevel=1))
 layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
 cfg["mediaType"] = "application/vnd.oci.image.config.v1+json"
 man = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
