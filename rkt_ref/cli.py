@@ -379,7 +379,8 @@ def cmd_run_prepared(g: Globals, argv: list[str]) -> int:
 
 
 def cmd_fetch(g: Globals, argv: list[str]) -> int:
-    from .store import Store, fetch, short_id
+    from .schema import short_id
+    from .store import Store, fetch
 
     p = new_parser(prog="rkt fetch")
     p.add_argument("images", nargs="+")
@@ -424,7 +425,8 @@ def _image_list_parser() -> argparse.ArgumentParser:
 
 
 def image_list(g: Globals, argv: list[str]) -> int:
-    from .store import Store, short_id
+    from .schema import short_id
+    from .store import Store
     from .table import ago, dump_json, size, tabwrite, timestamp
 
     ns = simple_args(argv, ("no-legend", "full"), format="", fields=None, order=None,
@@ -532,8 +534,8 @@ def cmd_cat_manifest(g: Globals, argv: list[str]) -> int:
 
 def _networks(pod: Pod) -> list[dict[str, str]]:
     """What CNI gave the pod (net-info.json); host and none pods have no networks."""
-    from . import net as netmod
-    return [n.to_json() for n in netmod.load_info(pod.path) if n.ip]
+    from .netinfo import load_info
+    return [n.to_json() for n in load_info(pod.path) if n.ip]
 
 
 def pod_json(pod: Pod) -> dict[str, Any]:
@@ -600,7 +602,7 @@ def cmd_list(g: Globals, argv: list[str]) -> int:
         return 0
     header = ["UUID", "APP", "IMAGE NAME", "STATE", "CREATED", "STARTED", "NETWORKS"]
     if ns.full:
-        from .store import short_id  # only --full shows image IDs
+        from .schema import short_id  # only --full shows image IDs
 
         header.insert(3, "IMAGE ID")
     rows = [] if ns.no_legend else [header]

@@ -28,15 +28,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import log
 from .errors import RktError, die
+from .netinfo import NET_INFO, NetInfo, load_info
 
 if TYPE_CHECKING:
     from . import ports as portsmod
 
-# proc and ports are imported where plugins run: `rkt list` only reads net-info.json.
+# proc and ports are imported where plugins run. `rkt list` and `rkt status` read what
+# a pod got through netinfo alone.
 
 
 NET_D = "net.d"
@@ -45,7 +47,6 @@ NETNS_DIR = Path("/run/netns")
 # containernetworking-plugins.
 PLUGIN_DIRS = ("/usr/lib/rkt/plugins/net", "/usr/lib/cni", "/opt/cni/bin")
 IFNAME = "eth{}"
-NET_INFO = "net-info.json"
 NETNS_FILE = "netns"
 NET_DIR = "net"
 PORTFWD_FILE = "portfwd"  # present while the pod may have port forwarding rules
@@ -103,29 +104,6 @@ class Attachment:
     conf: NetConf
     args: str
     if_name: str
-
-
-@dataclass(frozen=True)
-class NetInfo:
-    """What a pod got from one network (rkt's net-info.json entry)."""
-
-    net_name: str
-    net_conf: str  # relative to the pod directory: net/<file>
-    plugin_path: str
-    if_name: str
-    ip: str
-    args: str
-    mask: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"netName": self.net_name, "netConf": self.net_conf,
-                "pluginPath": self.plugin_path, "ifName": self.if_name, "ip": self.ip,
-                "args": self.args, "mask": self.mask}
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> NetInfo:
-        return cls(*(str(obj.get(k) or "") for k in (
-            "netName", "netConf", "pluginPath", "ifName", "ip", "args", "mask")))
 
 
 @dataclass(frozen=True)
@@ -420,17 +398,6 @@ def _conf_copy_name(att: Attachment) -> str:
 
 def save_info(pod_dir: Path, infos: Sequence[NetInfo]) -> None:
     _write(pod_dir / NET_INFO, json.dumps([i.to_json() for i in infos]) + "\n")
-
-
-def load_info(pod_dir: Path) -> tuple[NetInfo, ...]:
-    """What `rkt list`/`rkt status` show; empty for host/none pods or before setup."""
-    try:
-        data = json.loads((pod_dir / NET_INFO).read_text())
-    except (OSError, ValueError):
-        return ()
-    if not isinstance(data, list):
-        return ()
-    return tuple(NetInfo.from_json(d) for d in data if isinstance(d, dict))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ _ACIDENTIFIER = r"^[a-z0-9]+([-._~/][a-z0-9]+)*$"
 _SEMVER = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 _ENVNAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
+# An image ID: appc's hash type, "sha512-" and hex digits (rkt's IDs keep 64 of them).
+ID_PREFIX = "sha512-"
+
 # appc spec/types/labels.go: the os/arch combinations an image may declare.
 VALID_OS_ARCH: dict[str, tuple[str, ...]] = {
     "linux": ("amd64", "i386", "aarch64", "aarch64_be", "armv6l", "armv7l", "armv7b",
@@ -46,6 +49,11 @@ VALID_OS_ARCH: dict[str, tuple[str, ...]] = {
     "freebsd": ("amd64", "i386", "arm"),
     "darwin": ("x86_64", "i386"),
 }
+
+
+def short_id(image_id: str, hexlen: int = 32) -> str:
+    """An image ID as rkt prints it: 32 hex digits (`rkt fetch`), 12 in the listings."""
+    return image_id[: len(ID_PREFIX) + hexlen]
 
 
 def acname(value: Any, what: str = "ACName") -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import env as envmod
-from . import log, mounts, net, nspawn, ports, proc, stage1
+from . import log, mounts, net, netinfo, nspawn, ports, proc, stage1
 from .errors import RktError, die, report
 from .pod import Dir, Embryo, Pod, Pods, delete
 from .schema import (
@@ -285,7 +285,7 @@ def release_stale_networks(pods: Pods, local_config: Path, addresses: set[str]) 
     """
     for other in pods.in_dir(Dir.RUN):
         if not net.has_network(other.path) or \
-                not addresses & {i.ip for i in net.load_info(other.path)}:
+                not addresses & {i.ip for i in netinfo.load_info(other.path)}:
             continue
         if not other.try_lock():
             continue  # running or starting

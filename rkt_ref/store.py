@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import log
 from .errors import RktError, die
-from .schema import ImageManifest, acidentifier
+from .schema import ID_PREFIX, ImageManifest, acidentifier
 
 if TYPE_CHECKING:
     from .archive import Limits
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 # `rkt run` of a stored image needs neither, and Python start-up is part of pod start-up.
 
 
-ID_PREFIX = "sha512-"
 ID_HEX = 64
 # Work directories under cas/tmp that a later import sweeps once their rkt is gone.
 IMPORT_PREFIX = "import-"
@@ -41,10 +40,6 @@ def image_id(path: Path, limits: Limits | None = None, *, unpack_to: Path | None
 
     digest = archive.image_digest(path, limits or archive.DEFAULT_LIMITS, unpack_to)
     return ID_PREFIX + digest[:ID_HEX]
-
-
-def short_id(image_id: str, hexlen: int = 32) -> str:
-    return image_id[: len(ID_PREFIX) + hexlen]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from rkt_ref import store as store_module
-from rkt_ref.store import ID_PREFIX, Store, image_id, short_id
+from rkt_ref.schema import ID_PREFIX, short_id
+from rkt_ref.store import Store, image_id
 from tests.acis import aci_tar
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rkt_ref import net, ports, stage0, stage1
+from rkt_ref import net, netinfo, ports, stage0, stage1
 from rkt_ref.errors import RktError
 from rkt_ref.schema import ExposedPort, ImageManifest, ImageRef, PodManifest, Port, RuntimeApp
 
@@ -231,13 +231,13 @@ def test_plugin_error_message() -> None:
 
 
 def test_net_info_json_is_rkts() -> None:
-    info = net.NetInfo("default", "net/99-default.conf", "/usr/lib/cni/ptp", "eth0",
+    info = netinfo.NetInfo("default", "net/99-default.conf", "/usr/lib/cni/ptp", "eth0",
                        "172.16.28.2", "", "255.255.255.0")
     # The keys of real rkt's `rkt status --format=json`.
     assert info.to_json() == {"netName": "default", "netConf": "net/99-default.conf",
                               "pluginPath": "/usr/lib/cni/ptp", "ifName": "eth0",
                               "ip": "172.16.28.2", "args": "", "mask": "255.255.255.0"}
-    assert net.NetInfo.from_json(info.to_json()) == info
+    assert netinfo.NetInfo.from_json(info.to_json()) == info
 
 
 # --- setup and teardown against fake programs ------------------------------------------------
@@ -296,9 +296,9 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     plan, pending = net.begin(w["pod"], UUID, ("ptp0:IP=172.16.28.5",), w["cfg"])
     assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and pending is not None
     networks = pending.attach()
-    assert networks == (net.NetInfo("ptp0", "net/10-ptp0.conf", plugin, "eth0",
+    assert networks == (netinfo.NetInfo("ptp0", "net/10-ptp0.conf", plugin, "eth0",
                                          "172.16.28.5", "IP=172.16.28.5", "255.255.255.0"),)
-    assert net.load_info(w["pod"]) == networks
+    assert netinfo.load_info(w["pod"]) == networks
     assert (w["pod"] / "net" / "10-ptp0.conf").read_text() == json.dumps(PTP0)
     cni_path = ":".join(net.plugin_dirs(w["cfg"]))
     assert _log(w) == [
@@ -315,7 +315,7 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     ]
     assert not ns.exists() and not net.has_network(w["pod"])
     # rkt list still shows what the pod had
-    assert net.load_info(w["pod"]) == networks
+    assert netinfo.load_info(w["pod"]) == networks
     w["log"].unlink()
     net.teardown(w["pod"], UUID, w["cfg"])  # idempotent: nothing left to do
     assert _log(w) == []
@@ -352,9 +352,9 @@ def test_begin_makes_the_namespace_and_leaves_the_adds(fake_world: dict[str, Pat
     plan, pending = net.begin(w["pod"], UUID, ("ptp0",), w["cfg"])
     assert plan.nspawn_args == (f"--network-namespace-path={ns}",)
     assert _log(w) == [f"ip netns add rkt-{UUID}"]
-    assert pending is not None and net.load_info(w["pod"]) == ()
+    assert pending is not None and netinfo.load_info(w["pod"]) == ()
     infos = pending.attach()
-    assert [i.ip for i in infos] == ["172.16.28.5"] and net.load_info(w["pod"]) == infos
+    assert [i.ip for i in infos] == ["172.16.28.5"] and netinfo.load_info(w["pod"]) == infos
     assert _log(w)[1:] == [f"ip -n rkt-{UUID} link set lo up",
                            f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
 
