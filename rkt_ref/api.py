@@ -42,6 +42,8 @@ _SCALAR_VARINT = {"int32", "int64", "bool", "enum", "sint32"}
 
 @dataclass(frozen=True)
 class Field:
+    """One field of a protobuf message of rkt's API (api/v1alpha/api.proto)."""
+
     number: int
     name: str
     kind: str  # string | bytes | bool | int32 | int64 | sint32 | enum | message
@@ -339,6 +341,8 @@ def _convert(f: Field, x: int) -> Any:
 
 @dataclass(frozen=True)
 class ServiceFlags:
+    """The global flags `rkt api-service` was started with, as GetInfo reports them."""
+
     dir: str
     local_config: str
     system_config: str

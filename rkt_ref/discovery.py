@@ -22,6 +22,8 @@ MAX_PAGE_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Endpoint:
+    """Where appc discovery found an image and its signature."""
+
     aci: str
     asc: str
 

@@ -56,6 +56,8 @@ class DockerError(RktError):
 
 @dataclass(frozen=True)
 class DockerRef:
+    """A docker:// image reference: registry, repository, tag or digest."""
+
     registry: str  # docker.io for Docker Hub
     repository: str  # library/redis
     tag: str = "latest"
@@ -95,6 +97,8 @@ class DockerRef:
 
 @dataclass(frozen=True)
 class RegistryConfig:
+    """rkt's docker.d configuration: registry mirrors and registries spoken to over HTTP."""
+
     mirrors: dict[str, str] = field(default_factory=dict)
     plain_http: frozenset[str] = frozenset()
 
@@ -193,6 +197,8 @@ def _under(path: str, parent: str) -> bool:
 
 @dataclass
 class _Entry:
+    """A path of the merged image: the member that provides it, and from which layer."""
+
     layer: int
     ordinal: int
     info: tarfile.TarInfo

@@ -68,6 +68,8 @@ def _lock(fd: int, *, shared: bool = False, blocking: bool = False) -> bool:
 
 @dataclass
 class Pod:
+    """A pod directory under one of the state directories, and the lock held on it."""
+
     pods: Pods
     uuid: str
     dir: Dir
@@ -415,6 +417,9 @@ def delete(pod: Pod) -> bool:
 
 @dataclass(frozen=True)
 class GcPolicy:
+    """When gc collects: the grace period of exited pods, the expiry of prepared ones, and
+    whether it only marks (`--mark-only`)."""
+
     grace_period: float = 30 * 60.0
     expire_prepared: float = 24 * 3600.0
     mark_only: bool = False

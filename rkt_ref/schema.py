@@ -145,6 +145,8 @@ def parse_quantity(value: Any, what: str = "quantity") -> Decimal:
 
 @dataclass(frozen=True)
 class Label:
+    """An image label (version, os, arch, ...)."""
+
     name: str
     value: str
 
@@ -179,6 +181,8 @@ def parse_labels(raw: Any, what: str = "labels") -> tuple[Label, ...]:
 
 @dataclass(frozen=True)
 class Annotation:
+    """An annotation: a name (ACIdentifier) and a free-form value."""
+
     name: str
     value: str
 
@@ -201,6 +205,8 @@ def parse_annotations(raw: Any) -> tuple[Annotation, ...]:
 
 @dataclass(frozen=True)
 class EnvVar:
+    """An environment variable the app gets."""
+
     name: str
     value: str
 
@@ -219,6 +225,8 @@ def env_name(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Port:
+    """A port the app listens on, possibly socket-activated."""
+
     name: str
     protocol: Protocol
     port: int
@@ -252,6 +260,8 @@ class Port:
 
 @dataclass(frozen=True)
 class MountPoint:
+    """A path in the app where a volume may be mounted."""
+
     name: str
     path: str
     read_only: bool = False
@@ -364,6 +374,8 @@ class Isolator:
 
 @dataclass(frozen=True)
 class App:
+    """What an image runs: command, user and group, environment, isolators, ports."""
+
     exec: tuple[str, ...]
     user: str
     group: str
@@ -464,6 +476,8 @@ def _check_kind_version(obj: dict[str, Any], kind: Kind) -> str:
 
 @dataclass(frozen=True)
 class ImageManifest:
+    """An appc image manifest."""
+
     name: str
     labels: tuple[Label, ...] = ()
     app: App | None = None
@@ -516,6 +530,8 @@ class ImageManifest:
 
 @dataclass(frozen=True)
 class ImageRef:
+    """The image an app of a pod runs: name, ID and labels."""
+
     name: str
     id: str
     labels: tuple[Label, ...] = ()
@@ -526,6 +542,8 @@ class ImageRef:
 
 @dataclass(frozen=True)
 class RuntimeApp:
+    """An app of a pod: its name, image and app section."""
+
     name: str
     image: ImageRef
     app: App
@@ -539,6 +557,8 @@ class RuntimeApp:
 
 @dataclass(frozen=True)
 class ExposedPort:
+    """A port of the pod forwarded from the host (`--port=NAME:HOSTPORT`)."""
+
     name: str
     host_port: int
 
@@ -548,6 +568,8 @@ class ExposedPort:
 
 @dataclass(frozen=True)
 class PodManifest:
+    """An appc pod manifest, as rkt writes it into the pod directory."""
+
     apps: tuple[RuntimeApp, ...]
     ports: tuple[ExposedPort, ...] = ()
     annotations: tuple[Annotation, ...] = ()

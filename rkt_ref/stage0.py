@@ -54,6 +54,8 @@ class AppRequest:
 
 @dataclass(frozen=True)
 class PodRequest:
+    """What `rkt run`/`rkt prepare` were asked for: apps and pod-wide options."""
+
     apps: tuple[AppRequest, ...]
     inherit_env: bool = False
     set_env: tuple[tuple[str, str], ...] = ()

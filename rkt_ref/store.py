@@ -44,6 +44,8 @@ def image_id(path: Path, limits: Limits | None = None, *, unpack_to: Path | None
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """What the store keeps about an image besides its blob and tree."""
+
     id: str
     name: str
     version: str
@@ -334,6 +336,8 @@ def _disk_usage(path: Path) -> int:
 
 @dataclass(frozen=True)
 class FetchPolicy:
+    """How fetch may get an image: security options, pull policy, config dirs."""
+
     insecure_image: bool = False  # skip signature verification
     insecure_http: bool = False
     insecure_tls: bool = False

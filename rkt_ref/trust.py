@@ -119,6 +119,8 @@ def packets(raw: bytes) -> Iterator[tuple[int, bytes]]:
 
 @dataclass(frozen=True)
 class PublicKey:
+    """An OpenPGP public key as given to `rkt trust`."""
+
     fingerprint: str  # 40 lower-case hex digits (v4)
     user_ids: tuple[str, ...]
     armored: bytes  # the file as given, stored unchanged
@@ -163,6 +165,8 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True)
 class TrustedKey:
+    """A key in the trust store, trusted for a prefix or as a root key."""
+
     fingerprint: str
     scope: Scope
     prefix: str  # "" for root keys
@@ -185,6 +189,8 @@ def check_prefix(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class KeyStore:
+    """rkt's trust store: local and system trustedkeys directories."""
+
     local: Path = LOCAL_CONFIG
     system: Path = SYSTEM_CONFIG
 
@@ -266,6 +272,8 @@ def normalize_fingerprint(text: str) -> str:
 
 @dataclass(frozen=True)
 class Signer:
+    """The key that made a good signature, and its user ID."""
+
     fingerprint: str
     user_id: str
 
