@@ -32,7 +32,7 @@ def spec(session: nox.Session) -> None:
     _with_vms(session)
     Path(REPORTS).mkdir(exist_ok=True)
     session.run(
-        "pytest", "features", "-v", "-rs",
+        "pytest", "features", "-v", "-rs", "-n", "auto",  # -- -n 0: in one process
         f"--junitxml={REPORTS}/junit.xml",
         f"--cucumberjson={REPORTS}/cucumber.json",
         *session.posargs,

@@ -7,7 +7,6 @@ JUnit XML, cucumber JSON, living document and evidence stay together.
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -27,28 +26,14 @@ BUILD = Path("build")
 JUNIT, CUCUMBER = "junit.xml", "cucumber.json"
 
 
-MAX_WORKERS = 4
-
-
-def default_workers() -> int:
-    """pytest-xdist workers for a run: one per CPU this process may use, at most 4.
-
-    Each worker has its own VM, which under TCG keeps a CPU busy. On the 2-core machine
-    the whole spec took 326 s with 2 workers against 420 s in one process.
-    """
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
-
-
 def pytest_argv(runtime: Path | None, reports: Path, args: Sequence[str]) -> list[str]:
     """The spec's pytest command line for one runtime (None: the working tree's rkt_ref).
 
-    It runs with default_workers() workers; `args` come last, so `-n 0` runs it in one
-    process.
+    It runs with `-n auto` (see vm.pytest_plugin); `args` come last, so `-n 0` runs it in
+    one process.
     """
-    workers = default_workers()
     return [
-        sys.executable, "-m", "pytest", "features", "-v", "-rs",
-        *(["-n", str(workers)] if workers > 1 else []),
+        sys.executable, "-m", "pytest", "features", "-v", "-rs", "-n", "auto",
         f"--junitxml={reports / JUNIT}",
         f"--cucumberjson={reports / CUCUMBER}",
         "--evidence-dir", str(reports / "evidence"),

@@ -5,6 +5,7 @@ Load it with `pytest_plugins = ["vm.pytest_plugin"]`.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from vm.machine import Machine
 from vm.runtime import Runtime
 
 REPORTS = Path("reports")
+MAX_WORKERS = 4
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +31,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(default: the working tree's rkt_ref)")
     group.addoption("--evidence-dir", type=Path, default=REPORTS / "evidence",
                     help="where a failed scenario's console log and journal are kept")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`, which the spec runs with: a worker per CPU this process may use, at most 4.
+
+    Each worker has its own VM, which under TCG keeps a CPU busy. On the 2-core machine
+    the whole spec took 265 s with 2 workers against 353 s in one process.
+    """
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
