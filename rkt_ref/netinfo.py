@@ -39,7 +39,6 @@ class NetInfo:
             "netName", "netConf", "pluginPath", "ifName", "ip", "args", "mask")))
 
 
-
 def load_info(pod_dir: Path) -> tuple[NetInfo, ...]:
     """What `rkt list`/`rkt status` show; empty for host/none pods or before setup."""
     try:
