@@ -27,9 +27,14 @@ class Machine:
     observations: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def create(cls, backend_name: str, runtime: runtime_mod.Runtime) -> Machine:
-        """Boot a machine of the named backend and install the runtime under test."""
-        backend = backend_class(backend_name)()
+    def create(cls, backend_name: str, runtime: runtime_mod.Runtime, *,
+               reuse: bool = False) -> Machine:
+        """Boot a machine of the named backend and install the runtime under test.
+
+        reuse: the backend may revert a machine kept from an earlier shutdown to its
+        saved state instead of starting a new one (qemu does).
+        """
+        backend = backend_class(backend_name).obtain(reuse=reuse)
         machine = cls(backend, runtime)
         try:
             backend.boot()

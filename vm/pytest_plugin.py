@@ -54,6 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNTIME] = runtime
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    backends.release_spares()
+
+
 RUNTIME = pytest.StashKey[Runtime]()
 REPORT = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -84,7 +88,7 @@ def backend_name(pytestconfig: pytest.Config) -> str:
 def vm(request: pytest.FixtureRequest, backend_name: str,
        runtime_under_test: Runtime) -> Iterator[Machine]:
     """A fresh disposable VM with the runtime under test as /usr/bin/rkt."""
-    machine = Machine.create(backend_name, runtime_under_test)
+    machine = Machine.create(backend_name, runtime_under_test, reuse=True)
     try:
         yield machine
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from vm.backend.base import CAPABILITIES, Backend, BackendUnavailable
 
@@ -29,6 +30,13 @@ def backend_class(name: str) -> type[Backend]:
     raise SystemExit(f"unknown backend {name!r}; choose from: {', '.join(NAMES)}")
 
 
+def release_spares() -> None:
+    """Shut down the machines backends kept for reuse (only qemu keeps any)."""
+    qemu = sys.modules.get("vm.backend.qemu")
+    if qemu is not None:
+        qemu.release_spares()
+
+
 def default_name() -> str:
     return os.environ.get(ENV_BACKEND, DEFAULT)
 
@@ -43,4 +51,4 @@ def unavailable_reason(name: str) -> str | None:
 
 
 __all__ = ["CAPABILITIES", "NAMES", "Backend", "BackendUnavailable", "backend_class",
-           "capabilities_of", "default_name", "unavailable_reason"]
+           "capabilities_of", "default_name", "release_spares", "unavailable_reason"]

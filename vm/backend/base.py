@@ -50,6 +50,12 @@ class Backend(abc.ABC):
         """Why this backend cannot run here, or None when it can (checked cheaply, no boot)."""
         return None
 
+    @classmethod
+    def obtain(cls, *, reuse: bool = False) -> Backend:
+        """A machine to boot. With reuse, a backend may hand out one kept at an earlier
+        shutdown, which boot takes back to the saved state; by default, a new one."""
+        return cls()
+
     @abc.abstractmethod
     def boot(self) -> None:
         """Make the machine ready for commands (restore or boot; its clock is right by the

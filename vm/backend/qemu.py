@@ -63,6 +63,14 @@ KILL_TREE = (
 
 WORKDIR_PREFIX = "rkt-ref-vm-"
 
+# A VM the spec is done with may be kept, its guest stopped, for the next VM of the same
+# shape in this process: reverting it to the saved state (HMP loadvm of an internal
+# snapshot taken when it was first restored) beats starting a new qemu, whose guest memory
+# and code translation start cold. Guest memory, devices and disk all go back to the
+# snapshot, so each scenario still gets a machine nothing has touched.
+SNAPSHOT = "restored"
+REVERT_SYNC = 30.0
+
 _live: set[subprocess.Popen[bytes]] = set()
 
 
@@ -96,6 +104,24 @@ class QemuConfig:
 
 
 MAX_VCPUS = 2
+
+_spares: dict[QemuConfig, QemuBackend] = {}
+
+
+def release_spares() -> None:
+    """Shut down the VMs kept for reuse (at the end of a session)."""
+    while _spares:
+        _, spare = _spares.popitem()
+        spare.reusable = False
+        spare.shutdown()
+
+
+atexit.register(release_spares)
+
+
+def default_config() -> QemuConfig:
+    """The VM shape for this process: KVM where it truly works, and vCPUs per worker."""
+    return QemuConfig(accel=accel.detect(), smp=default_vcpus())
 
 
 def default_vcpus(workers: int | None = None) -> int:
@@ -209,8 +235,12 @@ class QemuBackend(Backend):
         {"real-kernel", "cgroup-limits", "network", "console", "unified-cgroup"}
     )
 
-    def __init__(self, config: QemuConfig | None = None) -> None:
-        self.config = config or QemuConfig(accel=accel.detect(), smp=default_vcpus())
+    def __init__(self, config: QemuConfig | None = None, *, reusable: bool = False) -> None:
+        self.config = config or default_config()
+        # Kept at shutdown for the next obtain(reuse=True), once it has a snapshot to revert to.
+        self.reusable = reusable
+        self._snapshot = False
+        self._console_start = 0
         sweep_orphans()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
         (self.workdir / "owner.pid").write_text(str(os.getpid()))
@@ -224,7 +254,15 @@ class QemuBackend(Backend):
 
     # -- lifecycle -----------------------------------------------------------------
 
+    @classmethod
+    def obtain(cls, *, reuse: bool = False) -> QemuBackend:
+        if reuse and (spare := _spares.pop(default_config(), None)) is not None:
+            return spare
+        return cls(reusable=reuse)
+
     def boot(self) -> None:
+        if self._snapshot and self._revert():
+            return
         image = ensure_image()
         golden = ensure_golden(self.config, image)
         self._start(qemu_argv(self.config, image, golden.overlay, self.sockets,
@@ -235,10 +273,59 @@ class QemuBackend(Backend):
             if time.monotonic() > deadline:
                 raise TimeoutError("restoring the saved VM state took over 60 s")
             time.sleep(0.01)
+        if self.reusable:
+            try:
+                self._hmp(f"savevm {SNAPSHOT}")
+                self._snapshot = True
+            except ProtocolError as error:
+                say(f"this VM will not be kept for reuse: {error}")
+                self.reusable = False
         self.qmp.execute("cont")
         self._connect_agent(timeout=60)
         # A restored guest wakes at the time it was saved; the first command sets it.
         self._clock_stale = True
+
+    def _revert(self) -> bool:
+        """Take this kept VM back to its snapshot and wake it; False (and no process) if
+        that failed, for boot to restore a new one."""
+        try:
+            assert self.qmp is not None and self.agent is not None
+            self._hmp(f"loadvm {SNAPSHOT}")
+            self.qmp.execute("cont")
+            self.agent.sync(REVERT_SYNC)
+        except (ProtocolError, OSError, TimeoutError) as error:
+            say(f"reverting a kept VM failed ({error}); restoring a new one")
+            self._snapshot = False
+            self._stop_process()
+            return False
+        self._clock_stale = True
+        log = self.sockets.console_log
+        self._console_start = log.stat().st_size if log.exists() else 0
+        return True
+
+    def _hmp(self, command: str) -> None:
+        """A human-monitor command, which reports failure as its only output."""
+        assert self.qmp is not None
+        arguments: dict[str, Any] = {"command-line": command}
+        said = self.qmp.execute("human-monitor-command", timeout=120, **arguments)
+        if said:
+            raise ProtocolError(f"qemu {command}: {said.strip()}")
+
+    def _park(self) -> bool:
+        """Keep this VM, stopped, for the next obtain(reuse=True); False if it may not be."""
+        if _spares.get(self.config) is self:
+            return True
+        if not (self.reusable and self._snapshot and self.proc is not None
+                and self.proc.poll() is None and self.config not in _spares):
+            return False
+        self._close_console()
+        try:
+            assert self.qmp is not None
+            self.qmp.execute("stop")
+        except (ProtocolError, OSError, TimeoutError):
+            return False
+        _spares[self.config] = self
+        return True
 
     def boot_fresh(self, overlay: Path, image: Image | None = None) -> None:
         """Boot the image from scratch on `overlay` (created here) until the agent answers."""
@@ -282,9 +369,18 @@ class QemuBackend(Backend):
         return [CLOCK_EXEC, f"{now // 10**9}.{now % 10**9:09d}", *argv]
 
     def shutdown(self) -> None:
+        if self._park():
+            return
+        self._stop_process()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _close_console(self) -> None:
         if self._console_socket is not None:
             self._console_socket.close()
             self._console = self._console_socket = None
+
+    def _stop_process(self) -> None:
+        self._close_console()
         for channel in (self.agent, self.qmp):
             if channel is not None:
                 try:
@@ -298,7 +394,6 @@ class QemuBackend(Backend):
             _live.discard(self.proc)
             self.proc = None
         self.agent = self.qmp = None
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- commands ----------------------------------------------------------------------
 
@@ -382,18 +477,27 @@ class QemuBackend(Backend):
                                               codec_errors="replace", timeout=60)
         return self._console
 
-    def console_tail(self, lines: int = 40) -> str:
+    def console_output(self) -> bytes:
+        """What this machine wrote to its console (a kept VM's log also holds earlier ones')."""
         log = self.sockets.console_log
         if not log.exists():
+            return b""
+        with log.open("rb") as handle:
+            handle.seek(self._console_start)
+            return handle.read()
+
+    def console_tail(self, lines: int = 40) -> str:
+        output = self.console_output().decode(errors="replace")
+        if not output:
             return "(no console output)"
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(output.splitlines()[-lines:])
 
     def save_evidence(self, directory: Path) -> list[Path]:
         saved: list[Path] = []
         directory.mkdir(parents=True, exist_ok=True)
         if self.sockets.console_log.exists():
             target = directory / "console.log"
-            shutil.copyfile(self.sockets.console_log, target)
+            target.write_bytes(self.console_output())
             saved.append(target)
         if self.agent is not None:
             saved += super().save_evidence(directory)
