@@ -51,9 +51,9 @@ CLOCK_FAILED = 125
 CLOCK_FAILURE = "clock-exec: setting the clock failed"
 
 # A command's deadline is kept from the host: wrapping every command in coreutils'
-# timeout cost an extra exec each (about 0.04 s of guest CPU under TCG, 7% of a spec
-# run's guest CPU). At the deadline the command and its descendants are killed, and its
-# result is TIMED_OUT, as timeout(1) reports it.
+# timeout cost an extra exec each, about 0.04 s of guest CPU under TCG (670 of them and
+# 24 s in a whole-spec run, by the guest's process accounting). At the deadline the command
+# and its descendants are killed, and its result is TIMED_OUT, as timeout(1) reports it.
 TIMED_OUT = 124
 KILL_GRACE = 10.0
 KILL_TREE = (
