@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from vm import accounting
 from vm import backend as backends
 from vm.machine import Machine
 from vm.runtime import Runtime
@@ -31,6 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(default: the working tree's rkt_ref)")
     group.addoption("--evidence-dir", type=Path, default=REPORTS / "evidence",
                     help="where a failed scenario's console log and journal are kept")
+    group.addoption("--guest-cpu", type=Path, default=None, metavar="DIR",
+                    help="turn on process accounting in each machine and keep its records "
+                         "in DIR; `python -m vm.accounting DIR` says where the CPU went")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -52,6 +56,10 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = Runtime(config.getoption("rkt").resolve() if config.getoption("rkt") else None)
     runtime.validate()
     config.stash[RUNTIME] = runtime
+    backend = config.getoption("backend")
+    if config.getoption("guest_cpu") and "real-kernel" not in backends.capabilities_of(backend):
+        raise pytest.UsageError(f"--guest-cpu needs a machine with its own kernel; the "
+                                f"{backend} backend shares the host's")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -89,13 +97,22 @@ def vm(request: pytest.FixtureRequest, backend_name: str,
        runtime_under_test: Runtime) -> Iterator[Machine]:
     """A fresh disposable VM with the runtime under test as /usr/bin/rkt."""
     machine = Machine.create(backend_name, runtime_under_test, reuse=True)
+    cpu_dir = request.config.getoption("guest_cpu")
     try:
+        if cpu_dir:
+            accounting.start(machine)
         yield machine
     finally:
         try:
             _keep_evidence(request, machine)
+            if cpu_dir:
+                accounting.collect(machine, cpu_dir / f"{_file_name(request)}{accounting.SUFFIX}")
         finally:
             machine.shutdown()
+
+
+def _file_name(request: pytest.FixtureRequest) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
 
 
 def _keep_evidence(request: pytest.FixtureRequest, machine: Machine) -> None:
@@ -104,8 +121,7 @@ def _keep_evidence(request: pytest.FixtureRequest, machine: Machine) -> None:
         request.node.user_properties.append((f"observed: {label}", text))
     if not any(report.failed for report in reports.values()):
         return
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
-    directory = Path(request.config.getoption("evidence_dir")) / name
+    directory = Path(request.config.getoption("evidence_dir")) / _file_name(request)
     saved = machine.backend.save_evidence(directory)
     commands = directory / "commands.txt"
     commands.write_text("\n\n".join(result.describe() for result in machine.transcript))
