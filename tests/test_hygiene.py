@@ -1,4 +1,5 @@
-"""Interrupting a VM run leaves no qemu process and no VM directory behind.
+"""Interrupting a VM run, or ending a spec run that kept its VM, leaves no qemu process
+and no VM directory behind.
 
 These boot a real VM, so they run only where qemu and the cached image and saved
 state already exist (after `nox -s spec` or `python -m vm image` plus one run);
@@ -107,3 +108,34 @@ def test_a_killed_harness_takes_its_vm_with_it() -> None:
     # Nothing could clean up in the killed process; the next VM sweeps its directory.
     subprocess.run([sys.executable, "-m", "vm", "run", "--", "true"], cwd=ROOT, check=True)
     assert not directories[0].exists(), "the next run did not sweep the orphaned VM directory"
+
+
+@pytest.mark.parametrize("signum", [None, signal.SIGTERM], ids=["finished", "SIGTERM"])
+def test_a_spec_run_leaves_no_kept_vm_behind(signum: int | None) -> None:
+    # The smoke feature's two scenarios: the second gets the first one's VM, reverted.
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "features/test_spec.py", "-q", "-n", "0",
+         "-p", "no:cacheprovider", "-k", "disposable_vm or transient_unit_started_in"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=_as_from_a_terminal,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        directories: list[Path] = []
+        while not directories:
+            assert harness.poll() is None, harness.stdout.read() if harness.stdout else ""
+            assert time.monotonic() < deadline, "the VM did not start within 120 s"
+            time.sleep(0.1)
+            directories = _vm_dirs_of(harness.pid)
+        if signum is not None:
+            time.sleep(5)
+            harness.send_signal(signum)
+        output = harness.communicate(timeout=300)[0].decode(errors="replace")
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+    if signum is None:
+        assert harness.returncode == 0 and "2 passed" in output, output
+    assert not directories[0].exists(), f"{directories[0]} was left behind"
+    assert _qemu_processes_using(directories[0]) == []
