@@ -32,6 +32,7 @@ def test_a_kept_vm_comes_back_as_the_saved_state_in_the_same_qemu() -> None:
     assert first.proc is not None
     pid, workdir = first.proc.pid, first.workdir
     _leave_traces(first)
+    assert "scenario-output" in first.console_tail(400)
     first.shutdown()
     assert first.proc is not None and first.proc.poll() is None, "not kept"
 
