@@ -55,7 +55,9 @@ def test_without_reuse_the_vm_is_thrown_away() -> None:
     assert vm.run(["true"]).ok
     vm.shutdown()
     assert vm.proc is None and not vm.workdir.exists()
-    assert qemu.QemuBackend.obtain(reuse=True) is not vm
+    other = qemu.QemuBackend.obtain(reuse=True)
+    other.shutdown()  # never booted: only its directory to remove
+    assert other is not vm and not other.workdir.exists()
 
 
 def test_a_kept_vm_that_cannot_be_reverted_is_replaced_by_a_new_restore() -> None:
