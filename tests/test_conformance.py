@@ -28,11 +28,11 @@ def test_pytest_argv_names_the_runtime_and_the_reports(tmp_path: Path) -> None:
     assert "--rkt" not in session.pytest_argv(None, tmp_path, [])
 
 
-
 def test_pytest_argv_runs_workers_unless_told_otherwise(tmp_path: Path) -> None:
     argv = session.pytest_argv(None, tmp_path, ["-n", "0"])
     assert argv[argv.index("-n") + 1] == "auto"
     assert argv[-2:] == ["-n", "0"]  # given last, the caller's choice wins
+
 
 def test_mask_hides_what_changes_every_run() -> None:
     one = "root  7258 nspawn --machine=rkt-6d0d9608-a744-4333-be21-942145a97a5a 12:38"

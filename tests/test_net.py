@@ -232,7 +232,7 @@ def test_plugin_error_message() -> None:
 
 def test_net_info_json_is_rkts() -> None:
     info = netinfo.NetInfo("default", "net/99-default.conf", "/usr/lib/cni/ptp", "eth0",
-                       "172.16.28.2", "", "255.255.255.0")
+                           "172.16.28.2", "", "255.255.255.0")
     # The keys of real rkt's `rkt status --format=json`.
     assert info.to_json() == {"netName": "default", "netConf": "net/99-default.conf",
                               "pluginPath": "/usr/lib/cni/ptp", "ifName": "eth0",
@@ -297,7 +297,7 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     assert plan.nspawn_args == (f"--network-namespace-path={ns}",) and pending is not None
     networks = pending.attach()
     assert networks == (netinfo.NetInfo("ptp0", "net/10-ptp0.conf", plugin, "eth0",
-                                         "172.16.28.5", "IP=172.16.28.5", "255.255.255.0"),)
+                                        "172.16.28.5", "IP=172.16.28.5", "255.255.255.0"),)
     assert netinfo.load_info(w["pod"]) == networks
     assert (w["pod"] / "net" / "10-ptp0.conf").read_text() == json.dumps(PTP0)
     cni_path = ":".join(net.plugin_dirs(w["cfg"]))

@@ -50,6 +50,11 @@ def test_the_command_line_sums_every_file(tmp_path: Path, capsys: pytest.Capture
     assert "     1.5  93.8%      2   0.750  rkt" in out
 
 
+def test_processes_that_used_no_measurable_cpu_are_listed_at_zero_share() -> None:
+    out = accounting.table(accounting.summarize([accounting.Record("true", 0.0)]), 1, 5)
+    assert out.splitlines()[-1] == "     0.0   0.0%      1   0.000  true"
+
+
 def test_an_empty_directory_is_one_clear_error(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:

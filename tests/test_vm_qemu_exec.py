@@ -47,7 +47,6 @@ class FakeAgent:
 def backend() -> Iterator[qemu.QemuBackend]:
     vm = qemu.QemuBackend(qemu.QemuConfig("tcg"))
     yield vm
-    vm.agent = None
     vm.shutdown()
 
 

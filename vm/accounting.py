@@ -91,7 +91,8 @@ def table(summary: dict[str, tuple[int, float]], machines: int, top: int) -> str
     lines = [f"{machines} machine(s), {total:.1f} s of CPU in exited processes",
              f"{'CPU s':>8} {'share':>6} {'procs':>6} {'s each':>7}  command"]
     for name, (count, cpu) in list(summary.items())[:top]:
-        lines.append(f"{cpu:8.1f} {cpu / total:6.1%} {count:6d} {cpu / count:7.3f}  {name}")
+        share = cpu / total if total else 0.0
+        lines.append(f"{cpu:8.1f} {share:6.1%} {count:6d} {cpu / count:7.3f}  {name}")
     return "\n".join(lines)
 
 
