@@ -13,21 +13,27 @@ class ProtocolError(RuntimeError):
     pass
 
 
+def connect(path: str, timeout: float) -> socket.socket:
+    """A unix stream socket connected to path, waiting for qemu to create it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(path)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() > deadline:
+                sock.close()
+                raise
+            time.sleep(0.01)
+
+
 class JsonChannel:
     """One connected unix socket speaking newline-terminated JSON messages."""
 
     def __init__(self, path: str, *, timeout: float = 10.0) -> None:
         self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        self.sock = connect(path, timeout)
         self.buffer = b""
 
     def close(self) -> None:
@@ -122,3 +128,60 @@ class GuestAgent:
 
     def close(self) -> None:
         self.channel.close()
+
+
+class ExitWatch:
+    """The guest's exit-watch (vm/guest/exit-watch.c): says when a guest process exited.
+
+    watch(pid) asks; wait(pid, deadline) then returns True as soon as the guest has
+    answered for that pid, which it does once the process has exited (or at once if it
+    could not be watched: the caller asks the agent either way).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.sock = connect(path, timeout=10.0)
+        self.buffer = b""
+        self.answered: set[int] = set()
+
+    def watch(self, pid: int) -> None:
+        self.sock.sendall(f"{pid}\n".encode())
+
+    def wait(self, pid: int, deadline: float) -> bool:
+        while pid not in self.answered:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            if not chunk:
+                raise ProtocolError(f"{self.path} closed")
+            *lines, self.buffer = (self.buffer + chunk).split(b"\n")
+            self.answered.update(int(line) for line in lines if line.isdigit())
+        self.answered.discard(pid)
+        return True
+
+    def forget(self) -> None:
+        """Drop the answers received or on their way: the guest was taken back in time."""
+        self.answered.clear()
+        self.buffer = b""
+        self.sock.setblocking(False)
+        try:
+            while self.sock.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
+    def ping(self, timeout: float) -> None:
+        """Check that the watcher answers (it answers for pid 0 at once)."""
+        self.watch(0)
+        if not self.wait(0, time.monotonic() + timeout):
+            raise ProtocolError(f"the guest's exit-watch did not answer within {timeout:.0f} s")
+
+    def close(self) -> None:
+        self.sock.close()

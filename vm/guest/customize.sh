@@ -67,6 +67,23 @@ rm -rf "$root/var/lib/apt/lists/"*
 # The harness sets a restored VM's clock in its first command through this.
 gcc -static -Os -Wall -o "$root/usr/local/sbin/clock-exec" "$here/clock-exec.c"
 
+# The harness learns that a command has ended from this watcher, on its own virtio-serial
+# port (vm/backend/qemu.py); started when that port appears, so only under qemu.
+gcc -static -Os -Wall -o "$root/usr/local/sbin/exit-watch" "$here/exit-watch.c"
+cat > "$root/etc/systemd/system/exit-watch.service" <<'UNIT'
+[Unit]
+Description=Tell the test harness when the commands it started have exited
+BindsTo=dev-virtio\x2dports-org.rktref.exits.device
+After=dev-virtio\x2dports-org.rktref.exits.device
+
+[Service]
+ExecStart=/usr/local/sbin/exit-watch /dev/virtio-ports/org.rktref.exits
+
+[Install]
+WantedBy=dev-virtio\x2dports-org.rktref.exits.device
+UNIT
+chroot "$root" systemctl enable exit-watch.service >/dev/null
+
 # The project's own socket-activated app: a static binary, so its ACI needs no libs.
 gcc -static -Os -Wall -o "$root/tmp/socket-app" "$here/socket-app.c"
 

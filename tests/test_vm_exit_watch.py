@@ -1,0 +1,259 @@
+"""A command's end told by the guest's exit-watch, not found by asking the agent over and
+over: the watcher itself (built from vm/guest/exit-watch.c, on a pty standing in for its
+virtio-serial port), the host's client, the exec loop over both, and a real guest."""
+
+from __future__ import annotations
+
+import base64
+import os
+import pty
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.vmready import why_no_vm
+from vm.backend import qemu
+from vm.protocol import ExitWatch, ProtocolError
+
+SOURCE = Path(qemu.__file__).parent.parent / "guest" / "exit-watch.c"
+
+
+# -- the guest's watcher ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def watcher_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed (.ci/run installs it): cannot build exit-watch")
+    binary = tmp_path_factory.mktemp("exit-watch") / "exit-watch"
+    subprocess.run(["gcc", "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-o", str(binary),
+                    str(SOURCE)], check=True)
+    return binary
+
+
+class Port:
+    """The host's end of a pty whose other end the watcher uses as its port."""
+
+    def __init__(self, binary: Path) -> None:
+        self.master, follower = pty.openpty()
+        tty.setraw(follower)
+        self.process = subprocess.Popen([str(binary), os.ttyname(follower)])
+        os.close(follower)
+        self.buffer = b""
+
+    def ask(self, *pids: int) -> None:
+        os.write(self.master, b"".join(f"{pid}\n".encode() for pid in pids))
+
+    def answers(self, count: int, timeout: float = 5.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while self.buffer.count(b"\n") < count and time.monotonic() < deadline:
+            os.set_blocking(self.master, False)
+            try:
+                self.buffer += os.read(self.master, 4096)
+            except BlockingIOError:
+                time.sleep(0.01)
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [int(line) for line in lines]
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        os.close(self.master)
+
+
+@pytest.fixture
+def port(watcher_binary: Path) -> Iterator[Port]:
+    port = Port(watcher_binary)
+    yield port
+    port.close()
+
+
+def test_the_watcher_answers_for_a_process_when_it_exits_not_before(port: Port) -> None:
+    child = subprocess.Popen(["sleep", "0.5"])
+    port.ask(child.pid)
+    assert port.answers(1, timeout=0.2) == []
+    assert port.answers(1) == [child.pid]
+    child.wait()
+
+
+def test_the_watcher_answers_at_once_for_what_it_cannot_watch(port: Port) -> None:
+    # pid 0 and a pid no process has: nothing to wait for; the host asks the agent itself
+    port.ask(0, 2**22 + 1)
+    assert port.answers(2, timeout=2) == [0, 2**22 + 1]
+
+
+def test_the_watcher_keeps_several_watches_and_answers_each_as_it_ends(port: Port) -> None:
+    slow, quick = subprocess.Popen(["sleep", "0.6"]), subprocess.Popen(["sleep", "0.1"])
+    port.ask(slow.pid, quick.pid)
+    assert port.answers(2) == [quick.pid, slow.pid]
+    slow.wait()
+    quick.wait()
+
+
+# -- the host's client -----------------------------------------------------------------
+
+
+@pytest.fixture
+def guest_end(tmp_path: Path) -> Iterator[tuple[ExitWatch, socket.socket]]:
+    path = str(tmp_path / "exits.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]))
+    thread.start()
+    client = ExitWatch(path)
+    thread.join(5)
+    yield client, accepted[0]
+    client.close()
+    accepted[0].close()
+    server.close()
+
+
+def test_the_client_waits_for_its_pid_keeping_answers_for_others(
+        guest_end: tuple[ExitWatch, socket.socket]) -> None:
+    client, guest = guest_end
+    client.watch(7)
+    assert guest.recv(100) == b"7\n"
+    guest.sendall(b"8\n7")
+    assert not client.wait(7, time.monotonic() + 0.1), "a line is not an answer until it ends"
+    guest.sendall(b"\n")
+    assert client.wait(7, time.monotonic() + 1)
+    assert client.wait(8, time.monotonic())  # already there, no waiting
+
+
+def test_after_forget_an_answer_from_before_the_revert_does_not_count(
+        guest_end: tuple[ExitWatch, socket.socket]) -> None:
+    client, guest = guest_end
+    guest.sendall(b"9\n")
+    time.sleep(0.05)
+    client.forget()
+    assert not client.wait(9, time.monotonic() + 0.1)
+
+
+def test_a_closed_port_is_a_protocol_error(guest_end: tuple[ExitWatch, socket.socket]) -> None:
+    client, guest = guest_end
+    guest.close()
+    with pytest.raises(ProtocolError, match="closed"):
+        client.wait(1, time.monotonic() + 1)
+
+
+# -- the exec loop over agent and watcher -----------------------------------------------
+
+PID = 21
+
+
+class Agent:
+    """guest-exec, and a guest-exec-status that says exited from its `after`-th call on."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.status_calls = 0
+
+    def execute(self, command: str, timeout: float = 30.0, **arguments: Any) -> Any:
+        if command == "guest-exec":
+            return {"pid": PID}
+        self.status_calls += 1
+        if self.status_calls < self.after:
+            return {"exited": False}
+        return {"exited": True, "exitcode": 0, "out-data": base64.b64encode(b"ok\n").decode()}
+
+    def close(self) -> None:
+        pass
+
+
+class Watcher:
+    """An exit-watch client that answers for PID once `delay` seconds have passed, or never."""
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.watched: list[int] = []
+        self.started = 0.0
+
+    def watch(self, pid: int) -> None:
+        self.watched.append(pid)
+        self.started = time.monotonic()
+
+    def wait(self, pid: int, deadline: float) -> bool:
+        due = None if self.delay is None else self.started + self.delay
+        if due is not None and due <= deadline:
+            time.sleep(max(0.0, due - time.monotonic()))
+            return True
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[qemu.QemuBackend]:
+    vm = qemu.QemuBackend(qemu.QemuConfig("tcg"))
+    yield vm
+    vm.agent = vm.exits = None
+    vm.shutdown()
+
+
+def test_a_watched_command_is_asked_about_once_when_the_guest_says_it_ended(
+        backend: qemu.QemuBackend) -> None:
+    agent, watcher = Agent(after=1), Watcher(delay=0.3)
+    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
+    result = backend.run(["sleep", "0.3"])
+    assert (result.rc, result.stdout) == (0, "ok\n")
+    assert watcher.watched == [PID]
+    assert agent.status_calls == 1
+
+
+def test_after_the_answer_the_agent_is_asked_again_until_the_output_is_in(
+        backend: qemu.QemuBackend) -> None:
+    # the process is gone but something it started still holds its stdout open
+    agent, watcher = Agent(after=3), Watcher(delay=0.0)
+    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
+    assert backend.run(["sh", "-c", "true &"]).ok
+    assert agent.status_calls == 3
+
+
+def test_without_an_answer_the_agent_is_still_asked_now_and_then(
+        backend: qemu.QemuBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qemu, "WATCH_FALLBACK", 0.05)
+    agent, watcher = Agent(after=4), Watcher(delay=None)  # a watcher that has died
+    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
+    started = time.monotonic()
+    assert backend.run(["true"], timeout=5).ok
+    assert agent.status_calls == 4
+    assert time.monotonic() - started < 1
+
+
+# -- a real guest -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vm() -> Iterator[qemu.QemuBackend]:
+    reason = why_no_vm()
+    if reason:
+        pytest.skip(reason)
+    machine = qemu.QemuBackend()
+    try:
+        machine.boot()
+        yield machine
+    finally:
+        machine.shutdown()
+
+
+def test_in_a_real_guest_a_two_second_command_is_asked_about_at_most_three_times(
+        vm: qemu.QemuBackend) -> None:
+    result = vm.run(["sh", "-c", "echo $$; sleep 2"])
+    assert result.ok, result.describe()
+    pid = result.stdout.strip()
+    # the agent logs every guest-exec-status call: polling every 50 ms made about 40
+    log = vm.run(["journalctl", "-u", "qemu-guest-agent", "-o", "cat", "--no-pager"]).stdout
+    asked = log.count(f"guest-exec-status called, pid: {pid}\n")
+    assert 1 <= asked <= 3, log[-2000:]
