@@ -43,10 +43,10 @@ class Port:
     """The host's end of a pty whose other end the watcher uses as its port."""
 
     def __init__(self, binary: Path) -> None:
-        self.master, follower = pty.openpty()
-        tty.setraw(follower)
-        self.process = subprocess.Popen([str(binary), os.ttyname(follower)])
-        os.close(follower)
+        self.master, self.follower = pty.openpty()
+        tty.setraw(self.follower)
+        # kept open here too: with no end open on its side, reads of the pty fail (EIO)
+        self.process = subprocess.Popen([str(binary), os.ttyname(self.follower)])
         self.buffer = b""
 
     def ask(self, *pids: int) -> None:
@@ -66,6 +66,7 @@ class Port:
     def close(self) -> None:
         self.process.kill()
         self.process.wait()
+        os.close(self.follower)
         os.close(self.master)
 
 
@@ -248,12 +249,16 @@ def vm() -> Iterator[qemu.QemuBackend]:
         machine.shutdown()
 
 
-def test_in_a_real_guest_a_two_second_command_is_asked_about_at_most_three_times(
+def test_in_a_real_guest_a_command_is_asked_about_once_a_second_and_at_its_end(
         vm: qemu.QemuBackend) -> None:
+    started = time.monotonic()
     result = vm.run(["sh", "-c", "echo $$; sleep 2"])
+    took = time.monotonic() - started
     assert result.ok, result.describe()
     pid = result.stdout.strip()
-    # the agent logs every guest-exec-status call: polling every 50 ms made about 40
+    # The agent logs every guest-exec-status call: polling every 50 ms made about 40.
+    # Now: once a second, then once or twice more after the answer (the agent may not
+    # have reaped the command yet when its pidfd turns readable).
     log = vm.run(["journalctl", "-u", "qemu-guest-agent", "-o", "cat", "--no-pager"]).stdout
     asked = log.count(f"guest-exec-status called, pid: {pid}\n")
-    assert 1 <= asked <= 3, log[-2000:]
+    assert 1 <= asked <= int(took / qemu.WATCH_FALLBACK) + 2, (took, log[-2000:])
