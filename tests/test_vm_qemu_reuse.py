@@ -9,6 +9,7 @@ import pytest
 
 from tests.vmready import why_no_vm
 from vm.backend import qemu
+from vm.backend.base import Backend, Preparation
 
 
 @pytest.fixture(autouse=True)
@@ -74,3 +75,37 @@ def test_a_kept_vm_that_cannot_be_reverted_is_replaced_by_a_new_restore() -> Non
     assert again.proc is not None and again.proc.pid != old_pid
     assert again.run(["test", "-e", "/root/left-behind"]).rc == 1
     again.shutdown()
+
+
+def test_a_vm_kept_prepared_comes_back_prepared_and_is_not_kept_for_another_preparation(
+) -> None:
+    applied: list[str] = []
+
+    def preparation(key: str) -> Preparation:
+        def apply(backend: Backend) -> None:
+            applied.append(key)
+            assert backend.run(["touch", f"/root/prepared-{key}"]).ok
+        return Preparation(key, apply)
+
+    first = qemu.QemuBackend.obtain(reuse=True)
+    first.boot_prepared(preparation("a"))
+    assert first.proc is not None
+    pid = first.proc.pid
+    _leave_traces(first)
+    first.shutdown()
+
+    second = qemu.QemuBackend.obtain(reuse=True)
+    second.boot_prepared(preparation("a"))
+    assert second is first and second.proc is not None and second.proc.pid == pid
+    assert applied == ["a"], "prepared again"
+    assert second.run(["test", "-e", "/root/prepared-a"]).ok
+    assert second.run(["test", "-e", "/root/left-behind"]).rc == 1
+    second.shutdown()
+
+    third = qemu.QemuBackend.obtain(reuse=True)
+    third.boot_prepared(preparation("b"))
+    assert third.proc is not None and third.proc.pid != pid, "reverted to another preparation"
+    assert applied == ["a", "b"]
+    assert third.run(["test", "-e", "/root/prepared-a"]).rc == 1
+    assert third.run(["test", "-e", "/root/prepared-b"]).ok
+    third.shutdown()

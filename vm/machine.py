@@ -37,8 +37,7 @@ class Machine:
         backend = backend_class(backend_name).obtain(reuse=reuse)
         machine = cls(backend, runtime)
         try:
-            backend.boot()
-            runtime_mod.install(backend, runtime)
+            backend.boot_prepared(runtime_mod.preparation(runtime))
         except BaseException:
             backend.shutdown()
             raise

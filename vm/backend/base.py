@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +36,15 @@ def copy_in_argv(dest: str, mode: int) -> list[str]:
     return ["/bin/sh", "-c", 'cat >"$0" && chmod "$1" "$0"', dest, f"{mode:o}"]
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """What every machine gets once booted (the runtime under test), and a key that names
+    the state it leaves: the same key, the same files in the machine."""
+
+    key: str
+    apply: Callable[[Backend], None]
+
+
 class BackendUnavailable(SystemExit):
     """This backend cannot run on this host (no engine, a missing tool): one clear message."""
 
@@ -60,6 +70,12 @@ class Backend(abc.ABC):
     def boot(self) -> None:
         """Make the machine ready for commands (restore or boot; its clock is right by the
         time the first command runs)."""
+
+    def boot_prepared(self, preparation: Preparation) -> None:
+        """boot, then apply the preparation. A backend that keeps machines for reuse may
+        keep them prepared, and not apply the same preparation again."""
+        self.boot()
+        preparation.apply(self)
 
     @abc.abstractmethod
     def shutdown(self) -> None:

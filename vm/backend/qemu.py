@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vm import accel, cache
-from vm.backend.base import GUEST_ENV, Backend
+from vm.backend.base import GUEST_ENV, Backend, Preparation
 from vm.image import Image, ensure_image
 from vm.protocol import QMP, ExitWatch, GuestAgent, ProtocolError
 from vm.result import CommandResult
@@ -252,7 +252,9 @@ class QemuBackend(Backend):
         self.config = config or default_config()
         # Kept at shutdown for the next obtain(reuse=True), once it has a snapshot to revert to.
         self.reusable = reusable
-        self._snapshot = False
+        # What the kept VM's snapshot holds: the key of the preparation applied before it
+        # was taken ("" for none); None while there is no snapshot.
+        self._snapshot: str | None = None
         self._console_start = 0
         sweep_orphans()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
@@ -275,8 +277,39 @@ class QemuBackend(Backend):
         return cls(reusable=reuse)
 
     def boot(self) -> None:
-        if self._snapshot and self._revert():
-            return
+        self._boot(None)
+
+    def boot_prepared(self, preparation: Preparation) -> None:
+        self._boot(preparation)
+
+    def _boot(self, preparation: Preparation | None) -> None:
+        """Revert a kept VM, or restore the saved state and apply the preparation.
+
+        A reusable VM's snapshot is taken once prepared, so that reverting to it needs no
+        preparation again: a kept VM prepared otherwise is stopped and restored anew.
+        """
+        key = "" if preparation is None else preparation.key
+        if self._snapshot is not None:
+            if preparation is None or self._snapshot == key:
+                if self._revert():
+                    return
+            else:
+                self._snapshot = None
+                self._stop_process()
+        self._restore()
+        if preparation is not None:
+            preparation.apply(self)
+        if self.reusable:
+            try:
+                self._hmp(f"savevm {SNAPSHOT}")
+                self._snapshot = key
+            except ProtocolError as error:
+                say(f"this VM will not be kept for reuse: {error}")
+                self.reusable = False
+            # the guest's clock stood still while its state was saved
+            self._clock_stale = True
+
+    def _restore(self) -> None:
         image = ensure_image()
         golden = ensure_golden(self.config, image)
         self._start(qemu_argv(self.config, image, golden.overlay, self.sockets,
@@ -287,13 +320,6 @@ class QemuBackend(Backend):
             if time.monotonic() > deadline:
                 raise TimeoutError("restoring the saved VM state took over 60 s")
             time.sleep(0.01)
-        if self.reusable:
-            try:
-                self._hmp(f"savevm {SNAPSHOT}")
-                self._snapshot = True
-            except ProtocolError as error:
-                say(f"this VM will not be kept for reuse: {error}")
-                self.reusable = False
         self.qmp.execute("cont")
         self._connect_agent(timeout=60)
         self.exits = ExitWatch(str(self.sockets.exits))
@@ -312,7 +338,7 @@ class QemuBackend(Backend):
             self.agent.sync(REVERT_SYNC)
         except (ProtocolError, OSError, TimeoutError) as error:
             say(f"reverting a kept VM failed ({error}); restoring a new one")
-            self._snapshot = False
+            self._snapshot = None
             self._stop_process()
             return False
         self._clock_stale = True
@@ -332,7 +358,7 @@ class QemuBackend(Backend):
         """Keep this VM, stopped, for the next obtain(reuse=True); False if it may not be."""
         if _spares.get(self.config) is self:
             return True
-        if not (self.reusable and self._snapshot and self.proc is not None
+        if not (self.reusable and self._snapshot is not None and self.proc is not None
                 and self.proc.poll() is None and self.config not in _spares):
             return False
         self._close_console()
