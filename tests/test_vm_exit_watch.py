@@ -1,10 +1,10 @@
 """A command's end told by the guest's exit-watch, not found by asking the agent over and
 over: the watcher itself (built from vm/guest/exit-watch.c, on a pty standing in for its
-virtio-serial port), the host's client, the exec loop over both, and a real guest."""
+virtio-serial port), the host's client, and a real guest. (The exec loop over agent and
+watcher: test_vm_qemu_exec.py.)"""
 
 from __future__ import annotations
 
-import base64
 import os
 import pty
 import shutil
@@ -15,11 +15,10 @@ import time
 import tty
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.vmready import why_no_vm
+from tests.vmready import restored_vm
 from vm.backend import qemu
 from vm.protocol import ExitWatch, ProtocolError
 
@@ -147,106 +146,12 @@ def test_a_closed_port_is_a_protocol_error(guest_end: tuple[ExitWatch, socket.so
         client.wait(1, time.monotonic() + 1)
 
 
-# -- the exec loop over agent and watcher -----------------------------------------------
-
-PID = 21
-
-
-class Agent:
-    """guest-exec, and a guest-exec-status that says exited from its `after`-th call on."""
-
-    def __init__(self, after: int) -> None:
-        self.after = after
-        self.status_calls = 0
-
-    def execute(self, command: str, timeout: float = 30.0, **arguments: Any) -> Any:
-        if command == "guest-exec":
-            return {"pid": PID}
-        self.status_calls += 1
-        if self.status_calls < self.after:
-            return {"exited": False}
-        return {"exited": True, "exitcode": 0, "out-data": base64.b64encode(b"ok\n").decode()}
-
-    def close(self) -> None:
-        pass
-
-
-class Watcher:
-    """An exit-watch client that answers for PID once `delay` seconds have passed, or never."""
-
-    def __init__(self, delay: float | None) -> None:
-        self.delay = delay
-        self.watched: list[int] = []
-        self.started = 0.0
-
-    def watch(self, pid: int) -> None:
-        self.watched.append(pid)
-        self.started = time.monotonic()
-
-    def wait(self, pid: int, deadline: float) -> bool:
-        due = None if self.delay is None else self.started + self.delay
-        if due is not None and due <= deadline:
-            time.sleep(max(0.0, due - time.monotonic()))
-            return True
-        time.sleep(max(0.0, deadline - time.monotonic()))
-        return False
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.fixture
-def backend() -> Iterator[qemu.QemuBackend]:
-    vm = qemu.QemuBackend(qemu.QemuConfig("tcg"))
-    yield vm
-    vm.agent = vm.exits = None
-    vm.shutdown()
-
-
-def test_a_watched_command_is_asked_about_once_when_the_guest_says_it_ended(
-        backend: qemu.QemuBackend) -> None:
-    agent, watcher = Agent(after=1), Watcher(delay=0.3)
-    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
-    result = backend.run(["sleep", "0.3"])
-    assert (result.rc, result.stdout) == (0, "ok\n")
-    assert watcher.watched == [PID]
-    assert agent.status_calls == 1
-
-
-def test_after_the_answer_the_agent_is_asked_again_until_the_output_is_in(
-        backend: qemu.QemuBackend) -> None:
-    # the process is gone but something it started still holds its stdout open
-    agent, watcher = Agent(after=3), Watcher(delay=0.0)
-    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
-    assert backend.run(["sh", "-c", "true &"]).ok
-    assert agent.status_calls == 3
-
-
-def test_without_an_answer_the_agent_is_still_asked_now_and_then(
-        backend: qemu.QemuBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qemu, "WATCH_FALLBACK", 0.05)
-    agent, watcher = Agent(after=4), Watcher(delay=None)  # a watcher that has died
-    backend.agent, backend.exits = agent, watcher  # type: ignore[assignment]
-    started = time.monotonic()
-    assert backend.run(["true"], timeout=5).ok
-    assert agent.status_calls == 4
-    assert time.monotonic() - started < 1
-
-
 # -- a real guest -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def vm() -> Iterator[qemu.QemuBackend]:
-    reason = why_no_vm()
-    if reason:
-        pytest.skip(reason)
-    machine = qemu.QemuBackend()
-    try:
-        machine.boot()
-        yield machine
-    finally:
-        machine.shutdown()
+    yield from restored_vm()
 
 
 def test_in_a_real_guest_a_command_is_asked_about_once_a_second_and_at_its_end(

@@ -7,8 +7,12 @@ They need qemu, the cached VM image of the current recipe and its saved state (m
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+
+import pytest
 
 from vm import cache, image
+from vm.backend import qemu
 
 
 def why_no_vm() -> str | None:
@@ -22,3 +26,17 @@ def why_no_vm() -> str | None:
     if not states:
         return "no saved VM state for the current image (run `python -m vm run -- true`)"
     return None
+
+
+def restored_vm() -> Iterator[qemu.QemuBackend]:
+    """A VM restored from the saved state, shut down afterwards; for a fixture to yield
+    from (the test is skipped where no VM can be restored)."""
+    reason = why_no_vm()
+    if reason:
+        pytest.skip(reason)
+    machine = qemu.QemuBackend()
+    try:
+        machine.boot()
+        yield machine
+    finally:
+        machine.shutdown()

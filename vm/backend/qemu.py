@@ -72,9 +72,10 @@ WORKDIR_PREFIX = "rkt-ref-vm-"
 
 # A VM the spec is done with may be kept, its guest stopped, for the next VM of the same
 # shape in this process: reverting it to the saved state (HMP loadvm of an internal
-# snapshot taken when it was first restored) beats starting a new qemu, whose guest memory
-# and code translation start cold. Guest memory, devices and disk all go back to the
-# snapshot, so each scenario still gets a machine nothing has touched.
+# snapshot taken after its first restore, once the runtime under test was installed)
+# beats starting a new qemu, whose guest memory and code translation start cold. Guest
+# memory, devices and disk all go back to the snapshot, so each scenario still gets a
+# machine nothing has touched, with the runtime in place.
 SNAPSHOT = "restored"
 REVERT_SYNC = 30.0
 
