@@ -177,11 +177,5 @@ class ExitWatch:
         finally:
             self.sock.setblocking(True)
 
-    def ping(self, timeout: float) -> None:
-        """Check that the watcher answers (it answers for pid 0 at once)."""
-        self.watch(0)
-        if not self.wait(0, time.monotonic() + timeout):
-            raise ProtocolError(f"the guest's exit-watch did not answer within {timeout:.0f} s")
-
     def close(self) -> None:
         self.sock.close()

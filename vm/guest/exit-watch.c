@@ -8,8 +8,9 @@
  * writes the same line back once that process has exited: at once if it is already
  * gone, or if it cannot be watched (the harness then asks the agent as before).
  *
- * A pidfd (Linux >= 5.3) becomes readable when its process exits, zombie or not, so
- * the agent reaping its children does not race with the watch.
+ * A pidfd (Linux >= 5.3) becomes readable when its process exits, whether or not the
+ * agent has reaped it yet; a process already reaped cannot be opened (ESRCH), and is
+ * answered at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
