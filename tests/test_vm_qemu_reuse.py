@@ -64,6 +64,10 @@ def test_without_reuse_the_vm_is_thrown_away() -> None:
 def test_a_kept_vm_that_cannot_be_reverted_is_replaced_by_a_new_restore() -> None:
     vm = qemu.QemuBackend.obtain(reuse=True)
     vm.boot()
+    _leave_traces(vm)  # console output the revert below then skips
+    vm.shutdown()
+    assert qemu.QemuBackend.obtain(reuse=True) is vm
+    vm.boot()
     assert vm.proc is not None
     old_pid = vm.proc.pid
     _leave_traces(vm)
@@ -74,6 +78,9 @@ def test_a_kept_vm_that_cannot_be_reverted_is_replaced_by_a_new_restore() -> Non
     again.boot()
     assert again.proc is not None and again.proc.pid != old_pid
     assert again.run(["test", "-e", "/root/left-behind"]).rc == 1
+    # the new qemu's console log starts afresh, and the evidence reads it from its start
+    assert again.run(["sh", "-c", "echo after-restore >/dev/console"]).ok
+    assert "after-restore" in again.console_tail(400)
     again.shutdown()
 
 

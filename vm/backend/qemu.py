@@ -311,6 +311,7 @@ class QemuBackend(Backend):
             self._clock_stale = True
 
     def _restore(self) -> None:
+        self._console_start = 0  # a new qemu starts its console log afresh
         image = ensure_image()
         golden = ensure_golden(self.config, image)
         self._start(qemu_argv(self.config, image, golden.overlay, self.sockets,
