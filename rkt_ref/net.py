@@ -416,15 +416,12 @@ class Attachments:
     forwards: tuple[portsmod.Forward, ...] = ()
 
     def attach(self) -> tuple[NetInfo, ...]:
-        """Bring up the namespace's loopback, then ADD each network in it; on any failure
-        undo it all."""
+        """ADD each network in the namespace; on any failure undo it all."""
         from . import ports as portsmod
-        from . import proc
 
         pod_dir, uuid, ns = self.pod_dir, self.uuid, netns_path(self.uuid)
         infos: list[NetInfo] = []
         try:
-            proc.run(["ip", "-n", netns_name(uuid), "link", "set", "lo", "up"])
             gateways: list[str] = []
             for att, plugin in zip(self.atts, self.plugins, strict=True):
                 log.debug("networking: loading network %s with type %s", att.conf.name,
@@ -462,7 +459,7 @@ def begin(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
     make the namespace. What is left to do (None for host and none) comes back with
     the plan; on any failure here, nothing of the network is left.
     """
-    from . import proc
+    from . import netns
 
     mode = mode_of(nets)
     if mode == Mode.HOST:
@@ -475,7 +472,7 @@ def begin(pod_dir: Path, uuid: str, nets: Sequence[str], local_config: Path,
     ns = netns_path(uuid)
     try:
         (pod_dir / NET_DIR).mkdir(exist_ok=True)
-        proc.run(["ip", "netns", "add", netns_name(uuid)])
+        netns.add(ns)
         _write(pod_dir / NETNS_FILE, str(ns))
     except BaseException:
         teardown(pod_dir, uuid, local_config)
@@ -492,8 +489,8 @@ def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) ->
     Idempotent and tolerant: each step that fails is logged and the rest still runs. The
     pod keeps net-info.json, so `rkt list` still shows what the pod had.
     """
+    from . import netns
     from . import ports as portsmod
-    from . import proc
 
     if (pod_dir / PORTFWD_FILE).exists():
         portsmod.unforward(uuid)
@@ -522,11 +519,13 @@ def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) ->
             copy.unlink()
         except OSError:
             pass
-    if recorded.exists() or ns.exists():
-        res = proc.run(["ip", "netns", "delete", recorded.name], check=False)
-        if res.returncode != 0:
-            log.warning("networking: cannot remove network namespace %s: %s", recorded,
-                        res.stderr.strip())
+    for path in dict.fromkeys((recorded, ns)):
+        if path.exists():
+            try:
+                netns.delete(path)
+            except OSError as e:
+                log.warning("networking: cannot remove network namespace %s: %s", path,
+                            e.strerror)
     try:
         (pod_dir / NETNS_FILE).unlink()
     except OSError:

@@ -104,6 +104,28 @@ def beside(work: Callable[[], object]) -> None:
     os.waitpid(child, 0)
 
 
+def in_child(work: Callable[[], object]) -> int:
+    """Run work in a forked child and wait for it: 0 if it returned, else the errno of
+    the OSError it raised (1 for any other exception).
+
+    For what has to happen in a process of its own, such as entering a new namespace,
+    without a program exec'd for it.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        status = 1
+        try:
+            work()
+            status = 0
+        except OSError as e:
+            status = e.errno or 1
+        finally:
+            os._exit(status)
+    return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+
+
 def _work_then_exit(work: Callable[[], object]) -> NoReturn:
     status = 1
     try:

@@ -9,14 +9,13 @@ including the undoing of a half-made network.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rkt_ref import net, netinfo, ports, stage0, stage1
+from rkt_ref import net, netinfo, netns, ports, stage0, stage1
 from rkt_ref.errors import RktError
 from rkt_ref.schema import ExposedPort, ImageManifest, ImageRef, PodManifest, Port, RuntimeApp
 
@@ -242,13 +241,6 @@ def test_net_info_json_is_rkts() -> None:
 
 # --- setup and teardown against fake programs ------------------------------------------------
 
-FAKE_IP = """#!/bin/sh
-echo "ip $*" >> "$LOG"
-if [ "$1" = netns ] && [ "$2" = add ]; then touch "$NETNS_DIR/$3"; fi
-if [ "$1" = netns ] && [ "$2" = delete ]; then rm -f "$NETNS_DIR/$3"; fi
-exit 0
-"""
-
 FAKE_PTP = """#!/bin/sh
 conf=$(cat)
 echo "ptp $CNI_COMMAND $CNI_CONTAINERID $CNI_NETNS $CNI_IFNAME [$CNI_ARGS] $CNI_PATH" >> "$LOG"
@@ -267,18 +259,29 @@ def _exe(path: Path, text: str) -> None:
 
 @pytest.fixture
 def fake_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     netns_dir = tmp_path / "netns"
     netns_dir.mkdir()
     log = tmp_path / "log"
-    _exe(bin_dir / "ip", FAKE_IP)
+
+    def record(line: str) -> None:
+        with log.open("a") as f:
+            f.write(line + "\n")
+
+    def fake_add(path: Path) -> None:
+        record(f"netns add {path.name}")
+        path.touch(exist_ok=False)
+
+    def fake_delete(path: Path) -> None:
+        record(f"netns delete {path.name}")
+        path.unlink()
+
+    # Namespaces are made in-process (tests/test_netns.py makes real ones in a VM).
+    monkeypatch.setattr(netns, "add", fake_add)
+    monkeypatch.setattr(netns, "delete", fake_delete)
     cfg = conf_dir(tmp_path, {"10-ptp0.conf": PTP0,
                               "20-broken.conf": {"name": "broken", "type": "ptp"}})
     _exe(cfg / "net.d" / "ptp", FAKE_PTP)  # rkt also looks for plugins in net.d
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ.get('PATH', '')}")
     monkeypatch.setenv("LOG", str(log))
-    monkeypatch.setenv("NETNS_DIR", str(netns_dir))
     monkeypatch.setattr(net, "NETNS_DIR", netns_dir)
     pod_dir = tmp_path / "pod"
     pod_dir.mkdir()
@@ -302,8 +305,7 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     assert (w["pod"] / "net" / "10-ptp0.conf").read_text() == json.dumps(PTP0)
     cni_path = ":".join(net.plugin_dirs(w["cfg"]))
     assert _log(w) == [
-        f"ip netns add rkt-{UUID}",
-        f"ip -n rkt-{UUID} link set lo up",
+        f"netns add rkt-{UUID}",
         f"ptp ADD {UUID} {ns} eth0 [IP=172.16.28.5] {cni_path}",
     ]
     assert net.has_network(w["pod"])
@@ -311,7 +313,7 @@ def test_setup_and_teardown(fake_world: dict[str, Path]) -> None:
     net.teardown(w["pod"], UUID, w["cfg"])
     assert _log(w) == [
         f"ptp DEL {UUID} {ns} eth0 [IP=172.16.28.5] {cni_path}",
-        f"ip netns delete rkt-{UUID}",
+        f"netns delete rkt-{UUID}",
     ]
     assert not ns.exists() and not net.has_network(w["pod"])
     # rkt list still shows what the pod had
@@ -333,7 +335,7 @@ def test_failed_add_undoes_everything(fake_world: dict[str, Path]) -> None:
     assert [ln.split()[:2] + ln.split()[4:5] for ln in lines if ln.startswith("ptp")] == [
         ["ptp", "ADD", "eth0"], ["ptp", "ADD", "eth1"], ["ptp", "DEL", "eth1"],
         ["ptp", "DEL", "eth0"]]
-    assert lines[-1] == f"ip netns delete rkt-{UUID}"
+    assert lines[-1] == f"netns delete rkt-{UUID}"
     assert not ns.exists() and not net.has_network(w["pod"])
 
 
@@ -351,12 +353,11 @@ def test_begin_makes_the_namespace_and_leaves_the_adds(fake_world: dict[str, Pat
     ns = w["netns"] / f"rkt-{UUID}"
     plan, pending = net.begin(w["pod"], UUID, ("ptp0",), w["cfg"])
     assert plan.nspawn_args == (f"--network-namespace-path={ns}",)
-    assert _log(w) == [f"ip netns add rkt-{UUID}"]
+    assert _log(w) == [f"netns add rkt-{UUID}"]
     assert pending is not None and netinfo.load_info(w["pod"]) == ()
     infos = pending.attach()
     assert [i.ip for i in infos] == ["172.16.28.5"] and netinfo.load_info(w["pod"]) == infos
-    assert _log(w)[1:] == [f"ip -n rkt-{UUID} link set lo up",
-                           f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
+    assert _log(w)[1:] == [f"ptp ADD {UUID} {ns} eth0 [] {':'.join(net.plugin_dirs(w['cfg']))}"]
 
 
 def test_begin_checks_every_network_before_making_anything(fake_world: dict[str, Path]) -> None:
