@@ -252,37 +252,92 @@ def split_run_args(argv: list[str]) -> tuple[list[str], list[stage0.AppRequest]]
     return pod_flags, [stage0.AppRequest(**a) for a in apps]
 
 
+# rkt run's and rkt prepare's pod-wide flags: (name, how it takes a value, default,
+# choices), read by argparse or, for the usual command lines, by read_pod_flags.
+VALUE, APPEND, OPTIONAL_BOOL, SWITCH = "value", "append", "optional-bool", "switch"
+PodFlag = tuple[str, str, Any, tuple[str, ...]]
+POD_FLAGS: tuple[PodFlag, ...] = (
+    ("inherit-env", OPTIONAL_BOOL, "false", ()),
+    ("set-env", APPEND, [], ()),
+    ("set-env-file", APPEND, [], ()),
+    ("uuid-file-save", VALUE, None, ()),
+    ("port", APPEND, [], ()),
+    ("pull-policy", VALUE, "new", ("never", "new", "update")),
+    ("quiet", SWITCH, False, ()),
+    # rkt_ref has one built-in stage1 (host flavor); these are accepted.
+    *((f"stage1-{what}", VALUE, None, ()) for what in ("name", "hash", "url", "path",
+                                                        "from-dir")),
+    ("no-overlay", OPTIONAL_BOOL, "false", ()),
+    ("private-users", OPTIONAL_BOOL, "false", ()),
+)
+RUN_ONLY_FLAGS: tuple[PodFlag, ...] = (
+    ("interactive", OPTIONAL_BOOL, "false", ()),
+    ("net", APPEND, None, ()),
+    ("mds-register", OPTIONAL_BOOL, "false", ()),
+    ("hostname", VALUE, None, ()),
+    *((name, APPEND, None, ()) for name in ("dns", "dns-search", "dns-opt", "dns-domain",
+                                            "hosts-entry")),
+)
 # Flags whose value may follow as the next word. rkt's boolean flags (--inherit-env,
 # --interactive, --no-overlay, --private-users, --mds-register) take one only as
 # --flag=VALUE, as Go's flag package does: `--inherit-env IMAGE` runs IMAGE.
-RUN_VALUE_FLAGS = {"set-env", "set-env-file", "uuid-file-save", "net", "port", "pull-policy",
-                   "stage1-name", "stage1-hash", "stage1-url", "stage1-path", "stage1-from-dir",
-                   "dns", "dns-search", "dns-opt", "dns-domain", "hostname", "hosts-entry"}
+RUN_VALUE_FLAGS = {name for name, how, _, _ in POD_FLAGS + RUN_ONLY_FLAGS
+                   if how in (VALUE, APPEND)}
+
+
+def _pod_flags(prepare_only: bool) -> tuple[PodFlag, ...]:
+    return POD_FLAGS if prepare_only else POD_FLAGS + RUN_ONLY_FLAGS
 
 
 def _run_parser(prog: str, prepare_only: bool = False) -> argparse.ArgumentParser:
     p = new_parser(prog=prog, add_help=True)
-    p.add_argument("--inherit-env", nargs="?", const="true", default="false")
-    p.add_argument("--set-env", action="append", default=[])
-    p.add_argument("--set-env-file", action="append", default=[])
-    p.add_argument("--uuid-file-save")
-    p.add_argument("--port", action="append", default=[])
-    p.add_argument("--pull-policy", default="new", choices=("never", "new", "update"))
-    p.add_argument("--quiet", action="store_true")
-    for flag in ("--stage1-name", "--stage1-hash", "--stage1-url", "--stage1-path",
-                 "--stage1-from-dir"):
-        # rkt_ref has one built-in stage1 (host flavor); the flags are accepted.
-        p.add_argument(flag)
-    p.add_argument("--no-overlay", nargs="?", const="true", default="false")
-    p.add_argument("--private-users", nargs="?", const="true", default="false")
-    if not prepare_only:
-        p.add_argument("--interactive", nargs="?", const="true", default="false")
-        p.add_argument("--net", action="append")
-        p.add_argument("--mds-register", nargs="?", const="true", default="false")
-        p.add_argument("--hostname")
-        for flag in ("--dns", "--dns-search", "--dns-opt", "--dns-domain", "--hosts-entry"):
-            p.add_argument(flag, action="append")
+    for name, how, default, choices in _pod_flags(prepare_only):
+        if how == SWITCH:
+            p.add_argument(f"--{name}", action="store_true")
+        elif how == OPTIONAL_BOOL:
+            p.add_argument(f"--{name}", nargs="?", const="true", default=default)
+        else:
+            p.add_argument(f"--{name}", action="append" if how == APPEND else "store",
+                           default=default, choices=choices or None)
     return p
+
+
+def read_pod_flags(flags: list[str], prepare_only: bool = False) -> SimpleNamespace | None:
+    """The pod-wide flags read without argparse when each is spelled in full and well
+    formed: what argparse would make of them. Anything else (abbreviations, --help,
+    mistakes) returns None, for argparse to read and to report.
+    """
+    table = {name: (how, choices) for name, how, _, choices in _pod_flags(prepare_only)}
+    ns = SimpleNamespace(**{name.replace("-", "_"): list(default) if how == APPEND and
+                            default is not None else default
+                            for name, how, default, _ in _pod_flags(prepare_only)})
+    i = 0
+    while i < len(flags):
+        key, eq, value = flags[i].removeprefix("--").partition("=")
+        if not flags[i].startswith("--") or key not in table:
+            return None
+        how, choices = table[key]
+        following = flags[i + 1] if i + 1 < len(flags) else None
+        if how in (SWITCH, OPTIONAL_BOOL):
+            if following is not None and not following.startswith("--") or \
+                    how == SWITCH and eq:
+                return None  # argparse may take the next word, or refuses a value
+            got: str | bool = value if eq else True if how == SWITCH else "true"
+        elif eq:
+            got = value
+        elif following is None or following.startswith("-"):
+            return None
+        else:
+            got, i = following, i + 1
+        if choices and got not in choices:
+            return None
+        attr = key.replace("-", "_")
+        if how == APPEND:
+            setattr(ns, attr, (getattr(ns, attr) or []) + [got])
+        else:
+            setattr(ns, attr, got)
+        i += 1
+    return ns
 
 
 def _ports(values: list[str]) -> tuple[tuple[str, int], ...]:
@@ -295,8 +350,8 @@ def _ports(values: list[str]) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def _pod_request(ns: argparse.Namespace, apps: list[stage0.AppRequest], g: Globals,
-                 interactive: bool) -> stage0.PodRequest:
+def _pod_request(ns: argparse.Namespace | SimpleNamespace, apps: list[stage0.AppRequest],
+                 g: Globals, interactive: bool) -> stage0.PodRequest:
     from . import env as envmod
     from . import stage0
 
@@ -321,7 +376,7 @@ def cmd_run(g: Globals, argv: list[str]) -> int:
     from .pod import Dir
 
     flags, apps = split_run_args(argv)
-    ns = _run_parser("rkt run").parse_args(flags)
+    ns = read_pod_flags(flags) or _run_parser("rkt run").parse_args(flags)
     interactive = _bool(ns.interactive, "interactive")
     run = stage0.RunOptions(net=netmod.parse(ns.net), interactive=interactive, debug=g.debug,
                             local_config=g.local_config)
@@ -336,7 +391,8 @@ def cmd_prepare(g: Globals, argv: list[str]) -> int:
     from .pod import Dir
 
     flags, apps = split_run_args(argv)
-    ns = _run_parser("rkt prepare", prepare_only=True).parse_args(flags)
+    ns = read_pod_flags(flags, prepare_only=True) or \
+        _run_parser("rkt prepare", prepare_only=True).parse_args(flags)
     run = stage0.RunOptions(debug=g.debug)
     pod = stage0.prepare(g.dir, _pod_request(ns, apps, g, False), run, target=Dir.PREPARED)
     pod.unlock()

@@ -242,6 +242,21 @@ SIMPLE_ARGS = {
                cli._status_parser,
                [[], ["0123abcd"], ["0123abcd-0000-4000-8000-000000000000"]],
                [["--wait"], ["--wait-ready=10s", "x"], ["a", "b"], ["-1"], ["--uuid-file=f"]]),
+    # run's and prepare's pod-wide flags, as split_run_args hands them on
+    "run": (cli.read_pod_flags, lambda: cli._run_parser("rkt run"),
+            [[], ["--uuid-file-save=/run/u"], ["--net=default", "--net", "ptp0:IP=1.2.3.4"],
+             ["--port=http:80", "--port", "dns:53", "--set-env=A=1", "--set-env-file=f"],
+             ["--inherit-env", "--interactive=false", "--mds-register"], ["--quiet"],
+             ["--pull-policy=never", "--pull-policy", "update", "--hostname=h", "--dns=8.8.8.8"],
+             ["--stage1-path=/s", "--no-overlay=true", "--private-users", "--hosts-entry=a=b"],
+             ["--inherit-env=", "--set-env="]],
+            [["--uuid=/run/u"], ["--pull-policy=sometimes"], ["--quiet=1"], ["-h"], ["--help"],
+             ["--net"], ["--net", "--quiet"], ["--inherit-env", "yes"], ["--volume=x"],
+             ["--interactive", "-"], ["--port", "-1"]]),
+    "prepare": (lambda argv: cli.read_pod_flags(argv, prepare_only=True),
+                lambda: cli._run_parser("rkt prepare", prepare_only=True),
+                [[], ["--quiet", "--set-env=A=1"], ["--uuid-file-save", "/run/u"]],
+                [["--net=default"], ["--interactive"], ["--hostname=h"]]),
 }
 
 
