@@ -3,6 +3,7 @@ saved state, which nothing of the previous machine survives; anything else is a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.vmready import why_no_vm
 from vm.backend import qemu
 from vm.backend.base import Backend, Preparation
+from vm.result import CommandResult
 
 
 @pytest.fixture(autouse=True)
@@ -116,3 +118,66 @@ def test_a_vm_kept_prepared_comes_back_prepared_and_is_not_kept_for_another_prep
     assert third.run(["test", "-e", "/root/prepared-a"]).rc == 1
     assert third.run(["test", "-e", "/root/prepared-b"]).ok
     third.shutdown()
+
+
+def test_a_kept_vm_goes_back_to_the_state_its_first_setup_left_with_what_it_said() -> None:
+    ran: list[str] = []
+
+    def setup(vm: qemu.QemuBackend, key: str) -> CommandResult:
+        def action() -> CommandResult:
+            ran.append(key)
+            return vm.run(["sh", "-c", f"date +%s > /root/setup-{key}; echo did-{key}"])
+        return vm.setup(key, action)
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert setup(vm, "a").stdout == "did-a\n" and ran == ["a"]
+    made = int(vm.run(["cat", "/root/setup-a"]).stdout)
+    _leave_traces(vm)
+    vm.shutdown()
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert vm.run(["test", "-e", "/root/setup-a"]).rc == 1, "the boot kept the setup"
+    vm.shutdown()
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    time.sleep(2)
+    said = setup(vm, "a")
+    assert ran == ["a"], "set up again"
+    assert said.stdout == "did-a\n" and said.argv == ("sh", "-c", said.argv[2])
+    assert int(vm.run(["cat", "/root/setup-a"]).stdout) == made
+    assert vm.run(["test", "-e", "/root/left-behind"]).rc == 1
+    # the guest's clock is the host's again, not the one of the snapshot
+    assert abs(int(vm.run(["date", "+%s"]).stdout) - time.time()) < 2
+    # a second setup in the same machine is done, not looked up
+    assert setup(vm, "b").stdout == "did-b\n" and ran == ["a", "b"]
+    vm.shutdown()
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert vm.run(["true"]).ok
+    assert setup(vm, "a").stdout == "did-a\n" and ran == ["a", "b", "a"], \
+        "a setup after other commands was looked up"
+    vm.shutdown()
+
+
+def test_a_failed_setup_is_not_kept() -> None:
+    ran = 0
+
+    def failing(vm: qemu.QemuBackend) -> CommandResult:
+        nonlocal ran
+        ran += 1
+        return vm.run(["sh", "-c", "touch /root/half; exit 3"])
+
+    for _ in range(2):
+        vm = qemu.QemuBackend.obtain(reuse=True)
+        vm.boot()
+        assert vm.setup("fails", lambda: failing(vm)).rc == 3  # noqa: B023 (called at once)
+        vm.shutdown()
+    assert ran == 2, "a failed setup was looked up"
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert vm.run(["test", "-e", "/root/half"]).rc == 1
+    vm.shutdown()

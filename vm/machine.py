@@ -65,6 +65,20 @@ class Machine:
         self.transcript.append(result)
         return result
 
+    def setup(self, argv: Sequence[str], *, timeout: float = 120) -> CommandResult:
+        """Run a scenario's setup command (a Background's Given), the first thing done in
+        the machine; the result whatever the exit status.
+
+        A backend that keeps machines may go back to the state this command left the
+        last time it was run first thing, and give its result of then (qemu does, after
+        a success), rather than run it again.
+        """
+        argv = list(argv)
+        result = self.backend.setup("\0".join(argv),
+                                    lambda: self.backend.run(argv, timeout=timeout))
+        self.transcript.append(result)
+        return result
+
     def sh(
         self, script: str, *, input: str | bytes | None = None, timeout: float = 120
     ) -> CommandResult:

@@ -77,6 +77,13 @@ class Backend(abc.ABC):
         self.boot()
         preparation.apply(self)
 
+    def setup(self, key: str, action: Callable[[], CommandResult]) -> CommandResult:
+        """A scenario's setup, the first thing done in a machine just booted: action's
+        result. A backend that keeps machines for reuse may keep the state the same
+        setup (the same key) left, and go back to it rather than act again; the result
+        is then the one action had."""
+        return action()
+
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Throw the machine away; must be safe to call twice and after a failed boot."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import hashlib
 import os
 import shlex
 import shutil
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,6 +79,8 @@ WORKDIR_PREFIX = "rkt-ref-vm-"
 # machine nothing has touched, with the runtime in place.
 SNAPSHOT = "restored"
 REVERT_SYNC = 30.0
+# A scenario's setup on top of it (setup()) gets a snapshot of its own, by its key.
+SETUP_SNAPSHOT = "setup-{}"
 
 _live: set[subprocess.Popen[bytes]] = set()
 
@@ -256,6 +259,11 @@ class QemuBackend(Backend):
         # What the kept VM's snapshot holds: the key of the preparation applied before it
         # was taken ("" for none); None while there is no snapshot.
         self._snapshot: str | None = None
+        self._preparation: Preparation | None = None
+        # Setups (by key) whose state has a snapshot beside that one, with what they said;
+        # and whether anything was done in the guest since the last boot.
+        self._setups: dict[str, CommandResult] = {}
+        self._touched = False
         self._console_start = 0
         sweep_orphans()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
@@ -290,9 +298,11 @@ class QemuBackend(Backend):
         preparation again: a kept VM prepared otherwise is stopped and restored anew.
         """
         key = "" if preparation is None else preparation.key
+        self._preparation = preparation
+        self._touched = False
         if self._snapshot is not None:
             if preparation is None or self._snapshot == key:
-                if self._revert():
+                if self._revert(SNAPSHOT):
                     return
             else:
                 self._snapshot = None
@@ -309,6 +319,33 @@ class QemuBackend(Backend):
                 self.reusable = False
             # the guest's clock stood still while its state was saved
             self._clock_stale = True
+        self._touched = False
+
+    def setup(self, key: str, action: Callable[[], CommandResult]) -> CommandResult:
+        """Go back to the snapshot this setup left in this kept VM, or act and take one.
+
+        Only for a setup done first thing after boot, and one that succeeded: its state
+        is then the same each time. The snapshot lives beside the boot snapshot in the
+        VM's own disk overlay, so it goes when the VM does.
+        """
+        if not (self.reusable and self._snapshot is not None) or self._touched:
+            return action()
+        name = SETUP_SNAPSHOT.format(hashlib.sha256(key.encode()).hexdigest()[:16])
+        if key in self._setups:
+            if self._revert(name):
+                self._touched = True
+                return self._setups[key]
+            self._boot(self._preparation)  # a new VM, its setups not done yet
+            return self.setup(key, action)
+        result = action()
+        if result.ok:
+            try:
+                self._hmp(f"savevm {name}")
+                self._setups[key] = result
+            except ProtocolError as error:
+                say(f"this VM keeps no state after its setup: {error}")
+            self._clock_stale = True
+        return result
 
     def _restore(self) -> None:
         self._console_start = 0  # a new qemu starts its console log afresh
@@ -328,12 +365,12 @@ class QemuBackend(Backend):
         # A restored guest wakes at the time it was saved; the first command sets it.
         self._clock_stale = True
 
-    def _revert(self) -> bool:
-        """Take this kept VM back to its snapshot and wake it; False (and no process) if
+    def _revert(self, snapshot: str) -> bool:
+        """Take this kept VM back to a snapshot and wake it; False (and no process) if
         that failed, for boot to restore a new one."""
         try:
             assert self.qmp is not None and self.agent is not None
-            self._hmp(f"loadvm {SNAPSHOT}")
+            self._hmp(f"loadvm {snapshot}")
             if self.exits is not None:
                 self.exits.forget()
             self.qmp.execute("cont")
@@ -439,12 +476,14 @@ class QemuBackend(Backend):
             _live.discard(self.proc)
             self.proc = None
         self.agent = self.qmp = self.exits = None
+        self._setups = {}  # their snapshots went with the process's disk overlay
 
     # -- commands ----------------------------------------------------------------------
 
     def run(
         self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 120
     ) -> CommandResult:
+        self._touched = True
         result = self._exec(self._with_clock(argv), input=input, timeout=timeout)
         if result.rc == CLOCK_FAILED and result.stderr.startswith(CLOCK_FAILURE):
             raise ProtocolError(f"setting the guest clock failed:\n{result.describe()}")
@@ -505,6 +544,7 @@ class QemuBackend(Backend):
 
     def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
         assert self.agent is not None, "the VM is not booted"
+        self._touched = True
         handle = self.agent.execute("guest-file-open", path=dest, mode="w")
         try:
             for offset in range(0, len(data), CHUNK):
