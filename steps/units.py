@@ -28,9 +28,8 @@ def unit(pod: Pod) -> str:
 
 @given(step('the unit file "{path:q}":'), target_fixture="unit")
 def unit_file(vm: Machine, path: str, docstring: str) -> str:
-    # Replace whatever is there: writing through a mask (a symlink to /dev/null) would
-    # silently lose the unit's text.
-    vm.check_output(["rm", "-f", path])
+    # write_file replaces whatever is there: writing through a mask (a symlink to
+    # /dev/null) would silently lose the unit's text.
     vm.write_file(path, docstring + "\n")
     name = posixpath.basename(path)
     # systemd finds a unit file it has not loaded yet by itself (since v246 it looks

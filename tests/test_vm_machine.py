@@ -61,3 +61,20 @@ def test_check_still_decides_when_the_sign_never_comes(monkeypatch: pytest.Monke
                       sign=("false",))
     # the sign's second, then the second check always gets
     assert 2 <= time.monotonic() - started < 6
+
+
+def test_write_file_makes_parents_and_replaces_a_symlink_in_one_command(tmp_path: Path) -> None:
+    backend = Local()
+    vm = Machine(backend, Runtime())
+    masked = tmp_path / "etc" / "masked.service"
+    masked.parent.mkdir()
+    masked.symlink_to(tmp_path / "null")
+    (tmp_path / "null").write_text("")
+    vm.write_file(str(masked), "[Unit]\n", 0o600)
+    assert not masked.is_symlink() and masked.read_text() == "[Unit]\n"
+    assert (tmp_path / "null").read_text() == "", "written through the link"
+    assert masked.stat().st_mode & 0o777 == 0o600
+    deep = tmp_path / "a" / "b" / "file"
+    vm.write_file(str(deep), b"\x00bytes")
+    assert deep.read_bytes() == b"\x00bytes" and deep.stat().st_mode & 0o777 == 0o644
+    assert len(vm.transcript) == 2
