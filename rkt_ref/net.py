@@ -519,7 +519,7 @@ def teardown(pod_dir: Path, uuid: str, local_config: Path = Path("/etc/rkt")) ->
             copy.unlink()
         except OSError:
             pass
-    for path in dict.fromkeys((recorded, ns)):
+    for path in dict.fromkeys((recorded, ns)):  # where begin() made it, then the usual place
         if path.exists():
             try:
                 netns.delete(path)
