@@ -3,6 +3,7 @@ saved state, which nothing of the previous machine survives; anything else is a 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 
@@ -180,4 +181,28 @@ def test_a_failed_setup_is_not_kept() -> None:
     vm = qemu.QemuBackend.obtain(reuse=True)
     vm.boot()
     assert vm.run(["test", "-e", "/root/half"]).rc == 1
+    vm.shutdown()
+
+
+def test_a_setup_whose_snapshot_cannot_be_loaded_is_done_again_in_a_new_vm() -> None:
+    ran: list[int] = []
+
+    def setup(vm: qemu.QemuBackend) -> CommandResult:
+        def action() -> CommandResult:
+            ran.append(1)
+            return vm.run(["touch", "/root/setup-x"])
+        return vm.setup("x", action)
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert setup(vm).ok and vm.proc is not None
+    pid = vm.proc.pid
+    vm.shutdown()
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    name = qemu.SETUP_SNAPSHOT.format(hashlib.sha256(b"x").hexdigest()[:16])
+    vm._hmp(f"delvm {name}")  # what a broken snapshot would look like
+    assert setup(vm).ok and len(ran) == 2
+    assert vm.proc is not None and vm.proc.pid != pid
+    assert vm.run(["test", "-e", "/root/setup-x"]).ok
     vm.shutdown()
