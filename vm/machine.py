@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from vm import runtime as runtime_mod
 from vm.backend import Backend, backend_class
+from vm.backend.base import COPY_IN
 from vm.result import CommandResult
 
 T = TypeVar("T")
@@ -108,9 +109,8 @@ class Machine:
         """Create or replace a file in the machine, in one command: parents are created,
         and a symlink there (a unit's mask, say) is replaced, not written through."""
         __tracebackhide__ = True
-        self.run_expect([0], ["/bin/sh", "-c", 'mkdir -p "${0%/*}/" && rm -f "$0" && '
-                              'cat >"$0" && chmod "$1" "$0"', path, f"{mode:o}"],
-                        input=content)
+        self.run_expect([0], ["/bin/sh", "-c", f'mkdir -p "${{0%/*}}/" && rm -f "$0" && {COPY_IN}',
+                              path, f"{mode:o}"], input=content)
 
     def read_file(self, path: str) -> str:
         return self.check_output(["cat", path])

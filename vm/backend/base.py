@@ -31,9 +31,13 @@ GUEST_ENV = {
 }
 
 
+# sh: write stdin to "$0", then give it mode "$1" (octal).
+COPY_IN = 'cat >"$0" && chmod "$1" "$0"'
+
+
 def copy_in_argv(dest: str, mode: int) -> list[str]:
     """Write stdin to dest with mode: copy_in as one command, for backends that pipe stdin."""
-    return ["/bin/sh", "-c", 'cat >"$0" && chmod "$1" "$0"', dest, f"{mode:o}"]
+    return ["/bin/sh", "-c", COPY_IN, dest, f"{mode:o}"]
 
 
 @dataclass(frozen=True)

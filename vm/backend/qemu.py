@@ -299,10 +299,10 @@ class QemuBackend(Backend):
         """
         key = "" if preparation is None else preparation.key
         self._preparation = preparation
-        self._touched = False
         if self._snapshot is not None:
             if preparation is None or self._snapshot == key:
                 if self._revert(SNAPSHOT):
+                    self._touched = False
                     return
             else:
                 self._snapshot = None
