@@ -143,6 +143,34 @@ def start_unit(machine: Machine, unit: str, argv: list[str], *extra: str) -> flo
     return started
 
 
+# sh: CPU seconds used so far by unit "$1", and by its pod (nspawn's payload cgroup) and
+# nspawn's supervisor cgroup inside it (0 where there is none), one per line.
+UNIT_CPU = (
+    'cg="/sys/fs/cgroup$(systemctl show -P ControlGroup "$1")"; for d in "" /payload /supervisor; '
+    'do sed -n "s/^usage_usec //p" "$cg$d/cpu.stat" 2>/dev/null || echo 0; done'
+)
+
+
+@dataclass(frozen=True)
+class UnitCpu:
+    """CPU a pod's unit used: in the pod itself, and outside it (the runtime's own work,
+    its network plugins, and nspawn before it split off the pod)."""
+
+    total: float
+    pod: float
+    supervisor: float
+
+    @property
+    def outside(self) -> float:
+        return self.total - self.pod - self.supervisor
+
+
+def unit_cpu(machine: Machine, unit: str) -> UnitCpu:
+    total, pod, supervisor = (int(line or 0) / 1e6 for line in machine.check_output(
+        ["sh", "-c", UNIT_CPU, "sh", unit]).splitlines())
+    return UnitCpu(total, pod, supervisor)
+
+
 def stop_unit(machine: Machine, unit: str) -> float:
     """Seconds `systemctl stop` takes, measured inside the guest."""
     out = machine.check_output(["sh", "-c", f"date +%s.%N; systemctl stop {shlex.quote(unit)}; "
@@ -157,6 +185,9 @@ class PodBench:
 
     machine: Machine
     counter: int = 0
+    # each start's unit CPU, read as soon as the app's first line was seen
+    rkt_cpu: list[UnitCpu] = field(default_factory=list)
+    bare_cpu: list[UnitCpu] = field(default_factory=list)
 
     def rkt_start(self) -> tuple[float, str]:
         self.counter += 1
@@ -169,6 +200,7 @@ class PodBench:
             timeout=POD_DEADLINE, what=f"{uuid_file}")
         line = self.machine.wait_until(lambda: first_app_line(self.machine, f"rkt-{uuid}", "etcd"),
                                        timeout=POD_DEADLINE, what="etcd's first journal line")
+        self.rkt_cpu.append(unit_cpu(self.machine, unit))
         return line - started, unit
 
     def bare_argv(self, unit: str) -> tuple[list[str], str]:
@@ -193,6 +225,7 @@ class PodBench:
                              "--setenv=SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
         line = self.machine.wait_until(lambda: first_app_line(self.machine, name, "etcd"),
                                        timeout=POD_DEADLINE, what="etcd's first line (bare nspawn)")
+        self.bare_cpu.append(unit_cpu(self.machine, unit))
         stop_unit(self.machine, unit)
         return line - started
 
@@ -242,9 +275,13 @@ def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, fl
             bare.samples.append(bench.bare_start(argv, cwd))
             print(f"  pod start {label} {seconds:.2f} s, bare {bare.samples[-1]:.2f} s",
                   file=sys.stderr, flush=True)
+        cpu = [Figure(f"pod start CPU: {who} {where}", "s", [getattr(c, part) for c in cpus],
+                      note="guest CPU of the unit when the app's first line is seen")
+               for who, cpus in ((label, bench.rkt_cpu), ("bare nspawn", bench.bare_cpu))
+               for where, part in (("outside the pod", "outside"), ("in the pod", "pod"))]
         poweroff = repeat(f"pod stop: machinectl poweroff ({label})", "s", reps,
                           bench.poweroff)
-        return [starts, bare, stops, poweroff], sizes
+        return [starts, bare, stops, poweroff, *cpu], sizes
     finally:
         machine.shutdown()
 
@@ -354,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     figures += pods
     ratios = {"VM: fresh boot / restore": ratio(fresh, restored),
               "VM: restore / revert a kept VM": ratio(restored, reverted),
-              "pod start: rkt_ref / bare nspawn": ratio(pods[0], pods[1])}
+              "pod start: rkt_ref / bare nspawn": ratio(pods[0], pods[1]),
+              "pod start CPU in the pod: rkt_ref / bare nspawn": ratio(pods[5], pods[7])}
     if args.rkt:
         other, _ = pod_figures(Runtime(args.rkt.resolve()), args.reps)
         figures += other

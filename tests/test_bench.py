@@ -1,0 +1,40 @@
+"""The bench's readings that need no VM."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pytest
+
+from vm.bench import Figure, UnitCpu, ratio, unit_cpu
+
+
+class FakeMachine:
+    """Answers the unit-CPU script as a guest would, and keeps what it was asked."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked: list[list[str]] = []
+
+    def check_output(self, argv: Sequence[str]) -> str:
+        self.asked.append(list(argv))
+        return self.answer
+
+
+def test_unit_cpu_splits_the_unit_into_the_pod_and_what_is_outside_it() -> None:
+    machine = FakeMachine("5250000\n3000000\n250000\n")
+    cpu = unit_cpu(machine, "bench-rkt-1")  # type: ignore[arg-type]
+    assert cpu == UnitCpu(total=5.25, pod=3.0, supervisor=0.25)
+    assert cpu.outside == pytest.approx(2.0)
+    assert machine.asked[0][-1] == "bench-rkt-1"
+
+
+def test_a_unit_without_nspawn_cgroups_is_all_outside() -> None:
+    cpu = unit_cpu(FakeMachine("1500000\n0\n0\n"), "u")  # type: ignore[arg-type]
+    assert cpu.outside == 1.5 and cpu.pod == 0
+
+
+def test_ratio_of_medians_and_nan_without_samples() -> None:
+    assert ratio(Figure("a", "s", [1.0, 3.0, 2.0]), Figure("b", "s", [1.0])) == 2.0
+    assert math.isnan(ratio(Figure("a", "s", [1.0]), Figure("b", "s")))
