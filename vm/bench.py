@@ -384,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         reverted = repeat("VM: revert a kept VM to first command", "s", args.reps,
                           lambda: revert(kept))
     finally:
+        kept.reusable = False  # booted by the last revert, so no longer a spare
+        kept.shutdown()
         release_spares()
     figures += [cached, fresh, restored, reverted]
 
