@@ -255,6 +255,8 @@ def footprint(machine: Machine, unit: str) -> dict[str, float]:
 
 
 def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, float]]:
+    """The runtime's pods, and the footprint of one. Figures, in order: its pod start, the
+    bare nspawn's, its two stops, then the start CPU outside and in the pod, its then bare's."""
     machine = Machine.create("qemu", runtime)
     label = runtime.label
     try:
