@@ -5,6 +5,9 @@ from the guest's exit-watch, with the agent asked only after that (or now and th
 from __future__ import annotations
 
 import base64
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -147,6 +150,29 @@ def test_without_an_answer_the_agent_is_still_asked_now_and_then(
     assert backend.run(["true"], timeout=5).ok
     assert agent.status_calls == 4
     assert time.monotonic() - started < 1
+
+
+def test_the_kill_script_stops_the_whole_tree_each_parent_first_then_kills_it() -> None:
+    # Run here against a real tree, with `kill` (a regular built-in, so a function
+    # overrides it) only saying what it was asked.
+    tree = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 301; echo not reached"],
+                            start_new_session=True)
+    try:
+        children = f"/proc/{tree.pid}/task/{tree.pid}/children"
+        deadline = time.monotonic() + 10
+        while len(open(children).read().split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        said = subprocess.run(["sh", "-c", 'kill() { echo "$@"; }; ' + qemu.KILL_TREE, "sh",
+                               str(tree.pid)], capture_output=True, text=True).stdout
+        lines = said.splitlines()
+        assert len(lines) == 2, f"one stop, then one kill: {said!r}"
+        stop, kill = (line.split() for line in lines)
+        assert stop[0] == "-STOP" and kill[0] == "-KILL"
+        assert stop[1] == str(tree.pid) and len(stop) == 4  # the shell, then its two sleeps
+        assert kill[1] == str(tree.pid) and set(stop[1:]) <= set(kill[1:])
+    finally:
+        os.killpg(tree.pid, signal.SIGKILL)
+        tree.wait()
 
 
 @pytest.fixture(scope="module")

@@ -55,11 +55,15 @@ CLOCK_FAILURE = "clock-exec: setting the clock failed"
 # timeout cost an extra exec each, about 0.04 s of guest CPU under TCG (670 of them and
 # 24 s in a whole-spec run, by the guest's process accounting). At the deadline the command
 # and its descendants are killed, and its result is TIMED_OUT, as timeout(1) reports it.
+# The whole tree is stopped first, then killed, each parent before its children: killed
+# children first, a shell could still run its next command before its own turn came
+# (seen under TCG). Those it forked meanwhile are found again once all are stopped.
 TIMED_OUT = 124
 KILL_GRACE = 10.0
 KILL_TREE = (
-    'tree() { for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done; '
-    'echo "$1"; }; kill -KILL $(tree "$1") 2>/dev/null; true'
+    'tree() { echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do '
+    'tree "$c"; done; }; p=$(tree "$1"); kill -STOP $p 2>/dev/null; '
+    'kill -KILL $(tree "$1") $p 2>/dev/null; true'
 )
 
 # A command's end is told by the image's exit-watch (vm/guest/exit-watch.c) on its own
