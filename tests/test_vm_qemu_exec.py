@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,9 +159,9 @@ def test_the_kill_script_stops_the_whole_tree_each_parent_first_then_kills_it() 
     tree = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 301; echo not reached"],
                             start_new_session=True)
     try:
-        children = f"/proc/{tree.pid}/task/{tree.pid}/children"
+        children = Path(f"/proc/{tree.pid}/task/{tree.pid}/children")
         deadline = time.monotonic() + 10
-        while len(open(children).read().split()) < 2 and time.monotonic() < deadline:
+        while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         said = subprocess.run(["sh", "-c", 'kill() { echo "$@"; }; ' + qemu.KILL_TREE, "sh",
                                str(tree.pid)], capture_output=True, text=True).stdout
