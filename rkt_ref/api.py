@@ -18,15 +18,17 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import APPC_VERSION, VERSION
 from .errors import RktError, die
 from .pod import Pod, Pods, State
+from .record import mutable_record, record
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .store import ImageInfo, Store
 
 
@@ -40,7 +42,7 @@ VARINT, I64, LEN, I32 = 0, 1, 2, 5
 _SCALAR_VARINT = {"int32", "int64", "bool", "enum", "sint32"}
 
 
-@dataclass(frozen=True)
+@record
 class Field:
     """One field of a protobuf message of rkt's API (api/v1alpha/api.proto)."""
 
@@ -339,7 +341,7 @@ def _convert(f: Field, x: int) -> Any:
 # --- the service's view of pods and images --------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ServiceFlags:
     """The global flags `rkt api-service` was started with, as GetInfo reports them."""
 
@@ -488,7 +490,7 @@ class Unimplemented(Exception):
     pass
 
 
-@dataclass
+@mutable_record
 class PublicAPI:
     """The handlers, each taking and returning message dicts."""
 

@@ -17,11 +17,11 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
 from .errors import RktError
+from .record import record
 from .schema import ImageManifest
 
 MANIFEST = "manifest"
@@ -32,7 +32,7 @@ class ArchiveError(RktError):
     """The archive is not an acceptable ACI."""
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """Bounds against decompression bombs and absurd archives."""
 

@@ -15,17 +15,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import APPC_VERSION, VERSION, log
 from .errors import RktError, die
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
     import argparse
+    from typing import Any, NoReturn
 
     from . import stage0
     from .pod import Pod, State
     from .store import FetchPolicy
+
+    PodFlag = tuple[str, str, Any, tuple[str, ...]]
 
 # Each verb imports the modules it needs: `rkt version` needs none, `rkt list` no store,
 # `rkt fetch` no pods, and under emulation every import is felt on every invocation.
@@ -255,7 +258,6 @@ def split_run_args(argv: list[str]) -> tuple[list[str], list[stage0.AppRequest]]
 # rkt run's and rkt prepare's pod-wide flags: (name, how it takes a value, default,
 # choices), read by argparse or, for the usual command lines, by read_pod_flags.
 VALUE, APPEND, OPTIONAL_BOOL, SWITCH = "value", "append", "optional-bool", "switch"
-PodFlag = tuple[str, str, Any, tuple[str, ...]]
 POD_FLAGS: tuple[PodFlag, ...] = (
     ("inherit-env", OPTIONAL_BOOL, "false", ()),
     ("set-env", APPEND, [], ()),

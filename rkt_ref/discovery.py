@@ -10,17 +10,17 @@ from __future__ import annotations
 import ssl
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from . import log
 from .errors import RktError
+from .record import record
 
 TIMEOUT = 30.0
 MAX_PAGE_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     """Where appc discovery found an image and its signature."""
 

@@ -27,14 +27,16 @@ import re
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import APPC_VERSION, log, proc
 from .errors import RktError, die
+from .record import field, mutable_record, record
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .store import FetchPolicy, ImageInfo, Store
 
 
@@ -54,7 +56,7 @@ class DockerError(RktError):
     """A docker image that cannot be pulled or converted."""
 
 
-@dataclass(frozen=True)
+@record
 class DockerRef:
     """A docker:// image reference: registry, repository, tag or digest."""
 
@@ -95,7 +97,7 @@ class DockerRef:
         return f"docker://{where}@{self.digest}" if self.digest else f"docker://{where}:{self.tag}"
 
 
-@dataclass(frozen=True)
+@record
 class RegistryConfig:
     """rkt's docker.d configuration: registry mirrors and registries spoken to over HTTP."""
 
@@ -195,7 +197,7 @@ def _under(path: str, parent: str) -> bool:
     return parent == "" or path == parent or path.startswith(parent + "/")
 
 
-@dataclass
+@mutable_record
 class _Entry:
     """A path of the merged image: the member that provides it, and from which layer."""
 

@@ -6,7 +6,9 @@ line on stderr (plus an optional hint) and a non-zero exit status.
 
 from __future__ import annotations
 
-from typing import NoReturn, TextIO
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import NoReturn, TextIO
 
 # rkt exits with 254 for its own failures; scripts written for rkt check for non-zero.
 EXIT_FAILURE = 254

@@ -25,15 +25,15 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import log
 from .errors import RktError, die
 from .netinfo import NET_INFO, NetInfo, load_info
+from .record import record
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
     from . import ports as portsmod
 
@@ -74,7 +74,7 @@ class Mode(StrEnum):
     CONTAINED = "contained"
 
 
-@dataclass(frozen=True)
+@record
 class NetRequest:
     """One entry of --net: a network name and its CNI_ARGS (`K=V;K2=V2`)."""
 
@@ -85,7 +85,7 @@ class NetRequest:
         return f"{self.name}:{self.args}" if self.args else self.name
 
 
-@dataclass(frozen=True)
+@record
 class NetConf:
     """A CNI network configuration file, as loaded and checked."""
 
@@ -97,7 +97,7 @@ class NetConf:
     subnet: ipaddress.IPv4Network | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Attachment:
     """A network the pod joins: its configuration, CNI_ARGS and interface name."""
 
@@ -106,7 +106,7 @@ class Attachment:
     if_name: str
 
 
-@dataclass(frozen=True)
+@record
 class NetPlan:
     """What stage0 hands on to nspawn."""
 
@@ -400,7 +400,7 @@ def save_info(pod_dir: Path, infos: Sequence[NetInfo]) -> None:
     _write(pod_dir / NET_INFO, json.dumps([i.to_json() for i in infos]) + "\n")
 
 
-@dataclass(frozen=True)
+@record
 class Attachments:
     """The slow half of making a pod's networks: each one's CNI ADD, then port forwards.
 

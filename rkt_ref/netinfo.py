@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from .record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 NET_INFO = "net-info.json"
 
 
-@dataclass(frozen=True)
+@record
 class NetInfo:
     """What a pod got from one network (rkt's net-info.json entry)."""
 

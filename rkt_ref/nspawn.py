@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from . import proc
 from .stage1 import UNIT_PATH
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 NSPAWN = "/usr/bin/systemd-nspawn"
 # Arguments for the pod's systemd (after `--`), as rkt passes them.

@@ -16,15 +16,17 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
 
 from . import log
 from .errors import RktError, die
+from .record import mutable_record, record
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from .schema import PodManifest
 
 # schema, net, mounts and proc are imported where used: `rkt list` of pods that have no
@@ -66,7 +68,7 @@ def _lock(fd: int, *, shared: bool = False, blocking: bool = False) -> bool:
         raise
 
 
-@dataclass
+@mutable_record
 class Pod:
     """A pod directory under one of the state directories, and the lock held on it."""
 
@@ -415,7 +417,7 @@ def delete(pod: Pod) -> bool:
     return not pod.path.exists()
 
 
-@dataclass(frozen=True)
+@record
 class GcPolicy:
     """When gc collects: the grace period of exited pods, the expiry of prepared ones, and
     whether it only marks (`--mark-only`)."""

@@ -11,16 +11,16 @@ listens on the host and hands the socket to the pod.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import log, proc
 from .errors import RktError
+from .record import record
 
 IPTABLES = "iptables"
 
 
-@dataclass(frozen=True)
+@record
 class Forward:
     """A host port forwarded to a port of the pod."""
 

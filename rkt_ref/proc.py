@@ -11,10 +11,13 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
 
 from . import log
 from .errors import CommandError, die
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
 def which(name: str, path: str | None = None) -> str | None:

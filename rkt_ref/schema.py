@@ -1,4 +1,4 @@
-"""appc image and pod manifests as frozen dataclasses, validated on the way in.
+"""appc image and pod manifests as frozen records, validated on the way in.
 
 Error messages follow the wording of the appc rules (ACName, ACIdentifier, labels,
 isolators, ports) so that a user can look the rule up in the appc spec.
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
 
 from . import APPC_VERSION
 from .errors import RktError
+from .record import field, record
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from typing import Any
 
 
 class ManifestError(RktError):
@@ -116,8 +119,9 @@ def _int(value: Any, what: str) -> int:
 
 # --- quantities (resource isolators use Kubernetes-style quantities) -------------------
 
-_SUFFIX: dict[str, int | Decimal] = {
-    "": 1, "m": Decimal("0.001"), "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+# decimal is imported when a quantity is parsed: most commands parse none.
+_SUFFIX: dict[str, int | str] = {
+    "": 1, "m": "0.001", "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
     "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
     "Ei": 2**60,
 }
@@ -126,6 +130,8 @@ _QUANTITY = r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(m|k|K|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)
 
 def parse_quantity(value: Any, what: str = "quantity") -> Decimal:
     """Parse '500m', '1G', '128Mi', '2' into a Decimal; raise with the rule otherwise."""
+    from decimal import Decimal, InvalidOperation
+
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     m = re.fullmatch(_QUANTITY, value) if isinstance(value, str) else None
@@ -143,7 +149,7 @@ def parse_quantity(value: Any, what: str = "quantity") -> Decimal:
 # --- building blocks -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Label:
     """An image label (version, os, arch, ...)."""
 
@@ -179,7 +185,7 @@ def parse_labels(raw: Any, what: str = "labels") -> tuple[Label, ...]:
     return tuple(labels)
 
 
-@dataclass(frozen=True)
+@record
 class Annotation:
     """An annotation: a name (ACIdentifier) and a free-form value."""
 
@@ -203,7 +209,7 @@ def parse_annotations(raw: Any) -> tuple[Annotation, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@record
 class EnvVar:
     """An environment variable the app gets."""
 
@@ -223,7 +229,7 @@ def env_name(value: Any) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@record
 class Port:
     """A port the app listens on, possibly socket-activated."""
 
@@ -258,7 +264,7 @@ class Port:
                 "count": self.count, "socketActivated": self.socket_activated}
 
 
-@dataclass(frozen=True)
+@record
 class MountPoint:
     """A path in the app where a volume may be mounted."""
 
@@ -323,7 +329,7 @@ def _capability_set(value: Any, name: str) -> tuple[str, ...]:
     return tuple(caps)
 
 
-@dataclass(frozen=True)
+@record
 class Isolator:
     """An isolator as in the manifest; `value` keeps the raw JSON for round-tripping."""
 
@@ -372,7 +378,7 @@ class Isolator:
         return {"name": self.name, "value": self.value}
 
 
-@dataclass(frozen=True)
+@record
 class App:
     """What an image runs: command, user and group, environment, isolators, ports."""
 
@@ -474,7 +480,7 @@ def _check_kind_version(obj: dict[str, Any], kind: Kind) -> str:
     return version
 
 
-@dataclass(frozen=True)
+@record
 class ImageManifest:
     """An appc image manifest."""
 
@@ -528,7 +534,7 @@ class ImageManifest:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class ImageRef:
     """The image an app of a pod runs: name, ID and labels."""
 
@@ -540,7 +546,7 @@ class ImageRef:
         return {"name": self.name, "id": self.id, "labels": [lb.to_json() for lb in self.labels]}
 
 
-@dataclass(frozen=True)
+@record
 class RuntimeApp:
     """An app of a pod: its name, image and app section."""
 
@@ -555,7 +561,7 @@ class RuntimeApp:
                 "annotations": [a.to_json() for a in self.annotations]}
 
 
-@dataclass(frozen=True)
+@record
 class ExposedPort:
     """A port of the pod forwarded from the host (`--port=NAME:HOSTPORT`)."""
 
@@ -566,7 +572,7 @@ class ExposedPort:
         return {"name": self.name, "hostPort": self.host_port}
 
 
-@dataclass(frozen=True)
+@record
 class PodManifest:
     """An appc pod manifest, as rkt writes it into the pod directory."""
 

@@ -14,14 +14,13 @@ import fcntl
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NoReturn
 
 from . import env as envmod
 from . import log, mounts, net, netinfo, nspawn, ports, proc, stage1
 from .errors import RktError, die, report
 from .pod import Dir, Embryo, Pod, Pods, delete
+from .record import field, record, replace
 from .schema import (
     App,
     ExposedPort,
@@ -37,8 +36,12 @@ from .schema import (
 )
 from .store import FetchPolicy, ImageInfo, Store, fetch
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
-@dataclass(frozen=True)
+
+@record
 class AppRequest:
     """One image on the command line with its per-app flags and `--` arguments."""
 
@@ -52,7 +55,7 @@ class AppRequest:
     group: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class PodRequest:
     """What `rkt run`/`rkt prepare` were asked for: apps and pod-wide options."""
 
@@ -66,7 +69,7 @@ class PodRequest:
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
 
-@dataclass(frozen=True)
+@record
 class RunOptions:
     """How to start a prepared pod (stored in options.json for run-prepared)."""
 

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
 
 from .errors import EXIT_FAILURE
+from .record import record
 from .schema import IsolatorName, Port, Protocol, RuntimeApp
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 SHUTDOWN_TARGETS = "exit.target halt.target poweroff.target"
 # Stopped before shutdown.target is reached, so systemd-{halt,poweroff,exit}.service
@@ -41,7 +44,7 @@ _SIGNALS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class AppUnitOptions:
     """What stage0 resolved for an app beyond its manifest."""
 
@@ -199,6 +202,8 @@ def _exit_script(app_name: str, app_names: Sequence[str]) -> str:
 
 
 def _milli(value: Decimal) -> int:
+    from decimal import ROUND_CEILING
+
     return int((value * 1000).to_integral_value(rounding=ROUND_CEILING))
 
 

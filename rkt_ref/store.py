@@ -12,14 +12,14 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import log
 from .errors import RktError, die
+from .record import asdict, record
 from .schema import ID_PREFIX, ImageManifest, acidentifier
 
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
 if TYPE_CHECKING:
     from .archive import Limits
 
@@ -42,7 +42,7 @@ def image_id(path: Path, limits: Limits | None = None, *, unpack_to: Path | None
     return ID_PREFIX + digest[:ID_HEX]
 
 
-@dataclass(frozen=True)
+@record
 class ImageInfo:
     """What the store keeps about an image besides its blob and tree."""
 
@@ -58,7 +58,7 @@ class ImageInfo:
         return f"{self.name}:{self.version}" if self.version else self.name
 
 
-@dataclass(frozen=True)
+@record
 class ImageRefSpec:
     """A user's image argument NAME[:version][,label=value...]."""
 
@@ -334,7 +334,7 @@ def _disk_usage(path: Path) -> int:
 # --- fetching -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class FetchPolicy:
     """How fetch may get an image: security options, pull policy, config dirs."""
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time (see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 TABWIDTH = 8
 

@@ -21,12 +21,12 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from . import proc
 from .errors import RktError, die
+from .record import record
 from .schema import ManifestError, acidentifier
 
 LOCAL_CONFIG = Path("/etc/rkt")
@@ -117,7 +117,7 @@ def packets(raw: bytes) -> Iterator[tuple[int, bytes]]:
         i += length
 
 
-@dataclass(frozen=True)
+@record
 class PublicKey:
     """An OpenPGP public key as given to `rkt trust`."""
 
@@ -163,7 +163,7 @@ class Scope(StrEnum):
     PREFIX = "prefix"
 
 
-@dataclass(frozen=True)
+@record
 class TrustedKey:
     """A key in the trust store, trusted for a prefix or as a root key."""
 
@@ -187,7 +187,7 @@ def check_prefix(prefix: str) -> str:
                        "e.g. coreos.com/etcd or coreos.com") from None
 
 
-@dataclass(frozen=True)
+@record
 class KeyStore:
     """rkt's trust store: local and system trustedkeys directories."""
 
@@ -270,7 +270,7 @@ def normalize_fingerprint(text: str) -> str:
 # --- verification ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Signer:
     """The key that made a good signature, and its user ID."""
 
