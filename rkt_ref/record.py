@@ -109,10 +109,14 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
                   if not str(kind).startswith("ClassVar"))
     defaults: dict[str, object] = {}
     for name in names:
-        if name in cls.__dict__:
-            defaults[name] = cls.__dict__[name]
-            if isinstance(defaults[name], Field):
-                delattr(cls, name)  # no class attribute for a per-instance default
+        if name not in cls.__dict__:
+            continue
+        default = cls.__dict__[name]
+        if isinstance(default, Field):
+            delattr(cls, name)  # no class attribute for a per-instance default
+            if default.default is _MISSING and default.default_factory is _MISSING:
+                continue  # field() alone: still required
+        defaults[name] = default
     setattr(cls, _FIELDS, names)
     cls.__init__ = _make_init(cls, names, defaults)  # type: ignore[misc,method-assign]
     cls.__eq__ = _eq  # type: ignore[method-assign,assignment]

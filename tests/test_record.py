@@ -57,6 +57,16 @@ def test_a_missing_unknown_or_repeated_argument_is_a_type_error() -> None:
         Port("x", 1, (), 4)  # type: ignore[call-arg]
 
 
+def test_field_without_a_default_leaves_the_field_required() -> None:
+    @record
+    class Named:
+        name: str = field()
+
+    with pytest.raises(TypeError, match="missing the argument 'name'"):
+        Named()  # type: ignore[call-arg]
+    assert Named("x").name == "x"
+
+
 def test_a_default_factory_makes_a_new_value_for_each_record() -> None:
     a, b = Outer(()), Outer(())
     a.extra["x"] = [1]
