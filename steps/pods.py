@@ -18,7 +18,7 @@ from steps.parse import (
 )
 from steps.query import main_pid, show
 from steps.shell import run_script
-from steps.vocab import POD_START, UUID, Pod, step
+from steps.vocab import POD_START, UUID, Pod, setup_step, step
 from vm.machine import Machine
 
 
@@ -81,6 +81,7 @@ def new_pod(vm: Machine, pod: Pod, seconds: int) -> Pod:
 
 
 @given("a pod started with:", target_fixture="pod")
+@setup_step
 def pod_started_with(vm: Machine, docstring: str, request: pytest.FixtureRequest) -> Pod:
     result = run_script(vm, docstring, request)
     assert result.ok, result.describe()
@@ -97,6 +98,7 @@ def _start(vm: Machine, unit: str) -> Pod:
 
 
 @given(step('the unit was started and its pod\'s {app} logs "{text:q}"'), target_fixture="pod")
+@setup_step
 def started_app_logs(vm: Machine, unit: str, app: str, text: str) -> Pod:
     pod = _start(vm, unit)
     wait_app_logs(vm, pod, app, text, POD_START)
@@ -104,6 +106,7 @@ def started_app_logs(vm: Machine, unit: str, app: str, text: str) -> Pod:
 
 
 @given("the unit was started and its pod's app printed its environment", target_fixture="pod")
+@setup_step
 def started_env(vm: Machine, unit: str) -> Pod:
     pod = _start(vm, unit)
     vm.wait_until(lambda: app_env(vm, pod), timeout=POD_START,

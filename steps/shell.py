@@ -13,7 +13,7 @@ import re
 import pytest
 from pytest_bdd import given, then, when
 
-from steps.vocab import step
+from steps.vocab import setup_step, step
 from vm.machine import Machine
 from vm.result import CommandResult
 
@@ -42,10 +42,9 @@ def i_run(vm: Machine, docstring: str, request: pytest.FixtureRequest) -> Comman
 
 
 @given("the stand-in image is fetched:")
+@setup_step
 def image_fetched(vm: Machine, docstring: str, request: pytest.FixtureRequest) -> None:
-    # A setup: a kept VM that ran the same fetch first thing before goes back to the
-    # state it left (its store with the image), the fetch's output as it was then.
-    result = vm.setup(["/bin/sh", "-ec", _resolve(docstring, request)], timeout=300)
+    result = run_script(vm, docstring, request)
     assert result.ok, result.describe()
     # rkt fetch prints the image ID on stdout, and only that.
     ids = result.stdout.split()
@@ -55,6 +54,7 @@ def image_fetched(vm: Machine, docstring: str, request: pytest.FixtureRequest) -
 
 
 @given(step('the file "{path:q}":'))
+@setup_step
 def a_file(vm: Machine, path: str, docstring: str) -> None:
     vm.write_file(path, docstring + "\n")
 

@@ -9,7 +9,7 @@ from pytest_bdd import given, then, when
 
 from steps.parse import parse_rkt_list, parse_rkt_status
 from steps.query import show
-from steps.vocab import Pod, step
+from steps.vocab import Pod, setup_step, step
 from vm.machine import Machine
 
 # A client inside the VM, as the document's `curl`: one HTTP request, the whole answer.
@@ -31,6 +31,7 @@ _CLIENT = (
 
 
 @given(step('the socket unit "{name:q}" is listening'))
+@setup_step
 def socket_listening(vm: Machine, name: str) -> None:
     vm.check_output(["systemctl", "start", name])
     vm.wait_until(lambda: show(vm, name, "ActiveState", "SubState") == {

@@ -11,7 +11,7 @@ import posixpath
 from pytest_bdd import given, then
 
 from steps.pods import image_absent
-from steps.vocab import step
+from steps.vocab import setup_step, step
 from vm.machine import Machine
 from vm.result import CommandResult
 
@@ -52,6 +52,7 @@ def discovery_server(vm: Machine, name: str, aci: str, asc: str) -> None:
 
 
 @given(step('the key "{keyfile:q}" is trusted for the prefix "{prefix:q}"'))
+@setup_step
 def key_trusted(vm: Machine, keyfile: str, prefix: str) -> None:
     # Without a terminal to review the fingerprint on, rkt needs to be told to skip it.
     vm.check_output(["rkt", "trust", "--skip-fingerprint-review", f"--prefix={prefix}", keyfile])

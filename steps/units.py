@@ -15,7 +15,7 @@ from steps.parse import (
     parse_systemd_run,
 )
 from steps.query import assert_nspawn_of, leader_pid, main_pid, proc_argv, show
-from steps.vocab import Pod, step
+from steps.vocab import Pod, setup_step, step
 from vm.machine import Machine
 from vm.result import CommandResult
 
@@ -27,6 +27,7 @@ def unit(pod: Pod) -> str:
 
 
 @given(step('the unit file "{path:q}":'), target_fixture="unit")
+@setup_step
 def unit_file(vm: Machine, path: str, docstring: str) -> str:
     # write_file replaces whatever is there: writing through a mask (a symlink to
     # /dev/null) would silently lose the unit's text.
@@ -42,6 +43,7 @@ def unit_file(vm: Machine, path: str, docstring: str) -> str:
 
 
 @given("the host has no etcd service of its own")
+@setup_step
 def no_host_etcd(vm: Machine) -> None:
     # The VM carries Debian's etcd-server only to build the stand-in image. Its etcd.service,
     # the SysV script /etc/init.d/etcd (which `systemctl enable etcd.service` would

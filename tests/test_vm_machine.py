@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar, cast
 
 import pytest
 
@@ -15,6 +15,8 @@ from vm.backend.base import Backend
 from vm.machine import Machine
 from vm.result import CommandResult
 from vm.runtime import Runtime
+
+T = TypeVar("T")
 
 
 class Local(Backend):
@@ -78,3 +80,54 @@ def test_write_file_makes_parents_and_replaces_a_symlink_in_one_command(tmp_path
     vm.write_file(str(deep), b"\x00bytes")
     assert deep.read_bytes() == b"\x00bytes" and deep.stat().st_mode & 0o777 == 0o644
     assert len(vm.transcript) == 2
+
+
+class Keeping(Local):
+    """A backend that keeps what each chain of setups returned, as qemu's kept VM does
+    (without the snapshots: its setups change nothing on this host)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, object] = {}
+        self.chain: str | None = ""
+
+    def boot(self) -> None:
+        self.chain = ""
+
+    def setup(self, key: str, action: Callable[[], T]) -> T:
+        if self.chain is None:
+            return action()
+        chain = f"{self.chain}/{key}"
+        if chain not in self.kept:
+            self.kept[chain] = action()
+        self.chain = chain
+        return cast(T, self.kept[chain])
+
+    def run(self, argv: Sequence[str], *, input: bytes | None = None,
+            timeout: float = 120) -> CommandResult:
+        self.chain = None
+        return super().run(argv, input=input, timeout=timeout)
+
+
+def test_a_setup_found_again_hands_on_its_value_transcript_and_observations() -> None:
+    backend = Keeping()
+    done: list[str] = []
+
+    def setup(vm: Machine, word: str) -> str:
+        def action() -> str:
+            done.append(word)
+            said = vm.check_output(["echo", word])
+            vm.record("said", said)
+            return said.strip()
+        return vm.setup(word, action)
+
+    first = Machine(backend, Runtime())
+    assert [setup(first, "a"), setup(first, "b")] == ["a", "b"] and done == ["a", "b"]
+    backend.boot()
+    again = Machine(backend, Runtime())
+    assert [setup(again, "a"), setup(again, "b")] == ["a", "b"] and done == ["a", "b"]
+    assert [r.argv for r in again.transcript] == [("echo", "a"), ("echo", "b")]
+    assert again.observations == [("said", "a\n"), ("said", "b\n")]
+    # done, not found, once something else ran: its transcript holds it once
+    again.run(["true"])
+    assert setup(again, "a") == "a" and done == ["a", "b", "a"]
+    assert [r.argv for r in again.transcript][-2:] == [("true",), ("echo", "a")]

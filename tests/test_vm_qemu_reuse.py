@@ -3,7 +3,6 @@ saved state, which nothing of the previous machine survives; anything else is a 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 
@@ -78,9 +77,9 @@ def test_a_kept_vm_that_cannot_be_reverted_is_replaced_by_a_new_restore() -> Non
     vm.shutdown()
     again = qemu.QemuBackend.obtain(reuse=True)
     assert again is vm
-    again.boot()
-    assert again.proc is not None and again.proc.pid != old_pid
+    again.boot()  # the revert waits for the first command
     assert again.run(["test", "-e", "/root/left-behind"]).rc == 1
+    assert again.proc is not None and again.proc.pid != old_pid
     # the new qemu's console log starts afresh, and the evidence reads it from its start
     assert again.run(["sh", "-c", "echo after-restore >/dev/console"]).ok
     assert "after-restore" in again.console_tail(400)
@@ -121,7 +120,8 @@ def test_a_vm_kept_prepared_comes_back_prepared_and_is_not_kept_for_another_prep
     third.shutdown()
 
 
-def test_a_kept_vm_goes_back_to_the_state_its_first_setup_left_with_what_it_said() -> None:
+def test_a_kept_vm_goes_back_to_the_state_its_chain_of_setups_left_with_what_they_said(
+) -> None:
     ran: list[str] = []
 
     def setup(vm: qemu.QemuBackend, key: str) -> CommandResult:
@@ -152,30 +152,63 @@ def test_a_kept_vm_goes_back_to_the_state_its_first_setup_left_with_what_it_said
     assert vm.run(["test", "-e", "/root/left-behind"]).rc == 1
     # the guest's clock is the host's again, not the one of the snapshot
     assert abs(int(vm.run(["date", "+%s"]).stdout) - time.time()) < 3
-    # a second setup in the same machine is done, not looked up
-    assert setup(vm, "b").stdout == "did-b\n" and ran == ["a", "b"]
+    # a setup after other commands is done, not looked up
+    assert setup(vm, "a").stdout == "did-a\n" and ran == ["a", "a"]
     vm.shutdown()
 
     vm = qemu.QemuBackend.obtain(reuse=True)
     vm.boot()
-    assert vm.run(["true"]).ok
-    assert setup(vm, "a").stdout == "did-a\n" and ran == ["a", "b", "a"], \
-        "a setup after other commands was looked up"
+    assert setup(vm, "a").stdout == "did-a\n" and setup(vm, "b").stdout == "did-b\n"
+    assert ran == ["a", "a", "b"], "b after a was not done"
+    vm.shutdown()
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert setup(vm, "b").stdout == "did-b\n" and ran == ["a", "a", "b", "b"], \
+        "b first was looked up as b after a"
+    vm.shutdown()
+
+
+def test_a_chain_of_setups_found_whole_costs_one_revert(monkeypatch: pytest.MonkeyPatch) -> None:
+    def setup(vm: qemu.QemuBackend, key: str) -> str:
+        return vm.setup(key, lambda: vm.run(["touch", f"/root/setup-{key}"]).argv[1])
+
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert [setup(vm, "a"), setup(vm, "b")] == ["/root/setup-a", "/root/setup-b"]
+    vm.shutdown()
+
+    reverts: list[str] = []
+    revert = qemu.QemuBackend._revert
+
+    def counted(self: qemu.QemuBackend, snapshot: str) -> bool:
+        reverts.append(snapshot)
+        return revert(self, snapshot)
+
+    monkeypatch.setattr(qemu.QemuBackend, "_revert", counted)
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert [setup(vm, "a"), setup(vm, "b")] == ["/root/setup-a", "/root/setup-b"]
+    assert reverts == []
+    assert vm.run(["test", "-e", "/root/setup-a", "-a", "-e", "/root/setup-b"]).ok
+    assert reverts == [qemu.setup_snapshot("a\0b")]
     vm.shutdown()
 
 
 def test_a_failed_setup_is_not_kept() -> None:
     ran = 0
 
-    def failing(vm: qemu.QemuBackend) -> CommandResult:
+    def failing(vm: qemu.QemuBackend) -> None:
         nonlocal ran
         ran += 1
-        return vm.run(["sh", "-c", "touch /root/half; exit 3"])
+        result = vm.run(["sh", "-c", "touch /root/half; exit 3"])
+        assert result.ok, "the setup failed"
 
     for _ in range(2):
         vm = qemu.QemuBackend.obtain(reuse=True)
         vm.boot()
-        assert vm.setup("fails", lambda: failing(vm)).rc == 3  # noqa: B023 (called at once)
+        with pytest.raises(AssertionError, match="the setup failed"):
+            vm.setup("fails", lambda: failing(vm))  # noqa: B023 (called at once)
         vm.shutdown()
     assert ran == 2, "a failed setup was looked up"
     vm = qemu.QemuBackend.obtain(reuse=True)
@@ -184,25 +217,35 @@ def test_a_failed_setup_is_not_kept() -> None:
     vm.shutdown()
 
 
-def test_a_setup_whose_snapshot_cannot_be_loaded_is_done_again_in_a_new_vm() -> None:
+def test_a_setup_whose_snapshot_cannot_be_loaded_fails_and_the_next_vm_is_new() -> None:
     ran: list[int] = []
 
-    def setup(vm: qemu.QemuBackend) -> CommandResult:
-        def action() -> CommandResult:
+    def setup(vm: qemu.QemuBackend) -> bool:
+        def action() -> bool:
             ran.append(1)
-            return vm.run(["touch", "/root/setup-x"])
+            return vm.run(["touch", "/root/setup-x"]).ok
         return vm.setup("x", action)
 
     vm = qemu.QemuBackend.obtain(reuse=True)
     vm.boot()
-    assert setup(vm).ok and vm.proc is not None
+    assert setup(vm) and vm.proc is not None
     pid = vm.proc.pid
     vm.shutdown()
     vm = qemu.QemuBackend.obtain(reuse=True)
     vm.boot()
-    name = qemu.SETUP_SNAPSHOT.format(hashlib.sha256(b"x").hexdigest()[:16])
-    vm._hmp(f"delvm {name}")  # what a broken snapshot would look like
-    assert setup(vm).ok and len(ran) == 2
+    assert vm.run(["true"]).ok
+    vm._hmp(f"delvm {qemu.setup_snapshot('x')}")  # what a broken snapshot would look like
+    vm.shutdown()
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert setup(vm) and len(ran) == 1  # found; what it returned cannot be had again
+    with pytest.raises(qemu.ProtocolError, match="could not go back to the state its setups"):
+        vm.run(["true"])
+    assert vm.proc is None
+    vm.shutdown()
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    vm.boot()
+    assert setup(vm) and len(ran) == 2
     assert vm.proc is not None and vm.proc.pid != pid
     assert vm.run(["test", "-e", "/root/setup-x"]).ok
     vm.shutdown()

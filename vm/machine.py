@@ -66,19 +66,25 @@ class Machine:
         self.transcript.append(result)
         return result
 
-    def setup(self, argv: Sequence[str], *, timeout: float = 120) -> CommandResult:
-        """Run a scenario's setup command (a Background's Given), the first thing done in
-        the machine; the result whatever the exit status.
+    def setup(self, key: str, action: Callable[[], T]) -> T:
+        """Do a scenario's setup (a Given that only acts in the machine): action's result.
 
-        A backend that keeps machines may go back to the state this command left the
-        last time it was run first thing, and give its result of then (qemu does, after
-        a success), rather than run it again.
+        A backend that keeps machines may instead go back to the state that the same
+        setups, done in the same order from boot, left the last time (qemu does), and
+        hand on what action returned then: the commands it ran and what it observed
+        are added to this machine's transcript and observations as if run again.
         """
-        argv = list(argv)
-        result = self.backend.setup("\0".join(argv),
-                                    lambda: self.backend.run(argv, timeout=timeout))
-        self.transcript.append(result)
-        return result
+        ran, seen = len(self.transcript), len(self.observations)
+
+        def act() -> tuple[T, list[CommandResult], list[tuple[str, str]]]:
+            value = action()
+            return value, self.transcript[ran:], self.observations[seen:]
+
+        value, transcript, observations = self.backend.setup(key, act)
+        if len(self.transcript) == ran and len(self.observations) == seen:
+            self.transcript += transcript  # found, not done: what it did then
+            self.observations += observations
+        return value
 
     def sh(
         self, script: str, *, input: str | bytes | None = None, timeout: float = 120

@@ -6,9 +6,11 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from vm.result import CommandResult
+
+T = TypeVar("T")
 
 # What a backend can faithfully show. Scenarios name the ones they need.
 CAPABILITIES = {
@@ -81,11 +83,14 @@ class Backend(abc.ABC):
         self.boot()
         preparation.apply(self)
 
-    def setup(self, key: str, action: Callable[[], CommandResult]) -> CommandResult:
-        """A scenario's setup, the first thing done in a machine just booted: action's
-        result. A backend that keeps machines for reuse may keep the state the same
-        setup (the same key) left, and go back to it rather than act again; the result
-        is then the one action had."""
+    def setup(self, key: str, action: Callable[[], T]) -> T:
+        """A scenario's setup: what action returns, once it has done its work in the machine.
+
+        A backend that keeps machines for reuse may keep the state that the same chain of
+        setups (this key after the same keys, nothing else done since boot) left, and go
+        back to it rather than act again; what action returned then is returned again. An
+        action that raises is not kept.
+        """
         return action()
 
     @abc.abstractmethod

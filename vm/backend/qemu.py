@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from vm import accel, cache
 from vm.backend.base import GUEST_ENV, Backend, Preparation
@@ -83,8 +83,16 @@ WORKDIR_PREFIX = "rkt-ref-vm-"
 # machine nothing has touched, with the runtime in place.
 SNAPSHOT = "restored"
 REVERT_SYNC = 30.0
-# A scenario's setup on top of it (setup()) gets a snapshot of its own, by its key.
+# Each chain of a scenario's setups on top of it (setup()) gets a snapshot of its own,
+# named by the chain's keys. A revert waits until the guest is next used, so a scenario
+# whose setups were all done before by this VM loads one snapshot, that of the last.
 SETUP_SNAPSHOT = "setup-{}"
+
+T = TypeVar("T")
+
+
+def setup_snapshot(chain: str) -> str:
+    return SETUP_SNAPSHOT.format(hashlib.sha256(chain.encode()).hexdigest()[:16])
 
 _live: set[subprocess.Popen[bytes]] = set()
 
@@ -264,10 +272,13 @@ class QemuBackend(Backend):
         # was taken ("" for none); None while there is no snapshot.
         self._snapshot: str | None = None
         self._preparation: Preparation | None = None
-        # Setups (by key) whose state has a snapshot beside that one, with what they said;
-        # and whether anything was done in the guest since the last boot.
-        self._setups: dict[str, CommandResult] = {}
-        self._touched = False
+        # Chains of setups (their keys joined by NUL) whose state has a snapshot beside
+        # that one, with what the last setup of each returned; the chain the guest is at
+        # ("" just booted, None once anything but setups was done in it); and the snapshot
+        # to load before the guest is next used.
+        self._setups: dict[str, Any] = {}
+        self._chain: str | None = None
+        self._pending: str | None = None
         self._console_start = 0
         sweep_orphans()
         self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
@@ -305,9 +316,8 @@ class QemuBackend(Backend):
         self._preparation = preparation
         if self._snapshot is not None:
             if preparation is None or self._snapshot == key:
-                if self._revert(SNAPSHOT):
-                    self._touched = False
-                    return
+                self._pending, self._chain = SNAPSHOT, ""  # loaded once the guest is used
+                return
             else:
                 self._snapshot = None
                 self._stop_process()
@@ -323,33 +333,51 @@ class QemuBackend(Backend):
                 self.reusable = False
             # the guest's clock stood still while its state was saved
             self._clock_stale = True
-        self._touched = False
+        self._chain = ""
 
-    def setup(self, key: str, action: Callable[[], CommandResult]) -> CommandResult:
-        """Go back to the snapshot this setup left in this kept VM, or act and take one.
+    def setup(self, key: str, action: Callable[[], T]) -> T:
+        """Go back to the snapshot this chain of setups left in this kept VM, or act and
+        take one.
 
-        Only for a setup done first thing after boot, and one that succeeded: its state
-        is then the same each time. The snapshot lives beside the boot snapshot in the
-        VM's own disk overlay, so it goes when the VM does.
+        Only for setups done one after the other from boot, and ones that returned: their
+        state is then the same each time. The snapshot lives beside the boot snapshot in
+        the VM's own disk overlay, so it goes when the VM does. Loading it waits until the
+        guest is next used (_use), so that a chain found whole costs one revert.
         """
-        if not (self.reusable and self._snapshot is not None) or self._touched:
+        if not (self.reusable and self._snapshot is not None) or self._chain is None:
             return action()
-        name = SETUP_SNAPSHOT.format(hashlib.sha256(key.encode()).hexdigest()[:16])
-        if key in self._setups:
-            if self._revert(name):
-                self._touched = True
-                return self._setups[key]
-            self._boot(self._preparation)  # a new VM, its setups not done yet
-            return self.setup(key, action)
-        result = action()
-        if result.ok:
-            try:
-                self._hmp(f"savevm {name}")
-                self._setups[key] = result
-            except ProtocolError as error:
-                say(f"this VM keeps no state after its setup: {error}")
+        chain = f"{self._chain}\0{key}" if self._chain else key
+        if chain in self._setups:
+            self._pending, self._chain = setup_snapshot(chain), chain
+            return cast(T, self._setups[chain])
+        value = action()
+        self._use()  # an action that did nothing in the guest leaves the state it found
+        try:
+            self._hmp(f"savevm {setup_snapshot(chain)}")
+        except ProtocolError as error:
+            say(f"this VM keeps no state after its setup: {error}")
+            return value
+        finally:
             self._clock_stale = True
-        return result
+        self._setups[chain] = value
+        self._chain = chain
+        return value
+
+    def _use(self) -> None:
+        """Before the guest is used: load the snapshot a boot or found setups left pending.
+        The guest is then no longer at a chain of setups alone.
+
+        A kept VM whose boot snapshot cannot be loaded is replaced by a new restore. One
+        whose setup snapshot cannot be loaded cannot be: what those setups returned was
+        handed on, and doing them again would not return the same.
+        """
+        pending, self._pending = self._pending, None
+        if pending is not None and not self._revert(pending):
+            if pending != SNAPSHOT:
+                raise ProtocolError(f"this VM could not go back to the state its setups left "
+                                    f"({pending}); it has been thrown away")
+            self._boot(self._preparation)
+        self._chain = None
 
     def _restore(self) -> None:
         self._console_start = 0  # a new qemu starts its console log afresh
@@ -481,13 +509,14 @@ class QemuBackend(Backend):
             self.proc = None
         self.agent = self.qmp = self.exits = None
         self._setups = {}  # their snapshots went with the process's disk overlay
+        self._pending = self._chain = None
 
     # -- commands ----------------------------------------------------------------------
 
     def run(
         self, argv: Sequence[str], *, input: bytes | None = None, timeout: float = 120
     ) -> CommandResult:
-        self._touched = True
+        self._use()
         result = self._exec(self._with_clock(argv), input=input, timeout=timeout)
         if result.rc == CLOCK_FAILED and result.stderr.startswith(CLOCK_FAILURE):
             raise ProtocolError(f"setting the guest clock failed:\n{result.describe()}")
@@ -547,8 +576,8 @@ class QemuBackend(Backend):
         self.agent.execute("guest-exec", path="/bin/sh", arg=["-c", KILL_TREE, "sh", str(pid)])
 
     def copy_in(self, data: bytes, dest: str, mode: int = 0o644) -> None:
+        self._use()
         assert self.agent is not None, "the VM is not booted"
-        self._touched = True
         handle = self.agent.execute("guest-file-open", path=dest, mode="w")
         try:
             for offset in range(0, len(data), CHUNK):
@@ -565,6 +594,7 @@ class QemuBackend(Backend):
         """pexpect on the serial console (root is logged in there)."""
         from pexpect import fdpexpect
 
+        self._use()
         if self._console is None:
             # The socket object must outlive the spawn, which only borrows its fd.
             self._console_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
