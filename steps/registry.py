@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pytest_bdd import given
 
-from steps.vocab import step
+from steps.vocab import setup_step, step
 from vm.machine import Machine
 
 REGISTRY = "127.0.0.1:5000"
@@ -83,6 +83,7 @@ def serve_registry(vm: Machine) -> None:
 
 
 @given(step('the docker registry on this host serves "{aci:q}" as "{reference:q}"'))
+@setup_step
 def registry_serves(vm: Machine, aci: str, reference: str) -> None:
     repo, _, tag = reference.partition(":")
     serve_registry(vm)

@@ -55,6 +55,7 @@ def connect(vm: Machine, port: int, seconds: int) -> str:
 
 @given(step("a connection to port {port:d} on the host got an answer within {seconds:d} seconds"),
        target_fixture="answer")
+@setup_step
 def connected(vm: Machine, port: int, seconds: int) -> str:
     return connect(vm, port, seconds)
 

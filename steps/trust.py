@@ -27,6 +27,7 @@ def key_fingerprint(vm: Machine, keyfile: str) -> str:
 
 @given(step('a discovery server on this host for "{name:q}" serving "{aci:q}" '
             'signed as "{asc:q}"'))
+@setup_step
 def discovery_server(vm: Machine, name: str, aci: str, asc: str) -> None:
     # appc discovery asks https://{name}?ac-discovery=1, then (with --insecure-options=http)
     # http://; the host name points at loopback, where a plain HTTP server answers the
@@ -59,6 +60,7 @@ def key_trusted(vm: Machine, keyfile: str, prefix: str) -> None:
 
 
 @given(step('a copy of "{aci:q}" with the signature "{asc:q}" at "{dest:q}"'))
+@setup_step
 def signed_copy(vm: Machine, aci: str, asc: str, dest: str) -> None:
     vm.check_output(["mkdir", "-p", posixpath.dirname(dest)])
     vm.check_output(["cp", aci, dest])
@@ -66,6 +68,7 @@ def signed_copy(vm: Machine, aci: str, asc: str, dest: str) -> None:
 
 
 @given(step('the image "{path:q}" is altered after it was signed'))
+@setup_step
 def altered(vm: Machine, path: str) -> None:
     # An empty gzip member appended: the archive still unpacks to the same tar (the same
     # image ID), yet its bytes are not the bytes that were signed.
