@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -192,6 +193,35 @@ def test_a_chain_of_setups_found_whole_costs_one_revert(monkeypatch: pytest.Monk
     assert reverts == []
     assert vm.run(["test", "-e", "/root/setup-a", "-a", "-e", "/root/setup-b"]).ok
     assert reverts == [qemu.setup_snapshot("a\0b")]
+    vm.shutdown()
+
+
+def test_the_least_recently_used_setup_snapshot_is_dropped_beyond_the_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qemu, "MAX_SETUP_SNAPSHOTS", 2)
+    ran: list[str] = []
+
+    def first_setup(key: str) -> None:
+        def action() -> None:
+            ran.append(key)
+            assert vm.run(["true"]).ok
+
+        vm = qemu.QemuBackend.obtain(reuse=True)
+        vm.boot()
+        vm.setup(key, action)
+        vm.shutdown()
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        first_setup(key)
+    # when c came, b was the least recently used (a had been found again); then a was
+    # found, and when b came again, c went
+    assert ran == ["a", "b", "c", "b"]
+    vm = qemu.QemuBackend.obtain(reuse=True)
+    assert vm.qmp is not None
+    arguments: dict[str, Any] = {"command-line": "info snapshots"}
+    listed = str(vm.qmp.execute("human-monitor-command", **arguments))
+    assert qemu.setup_snapshot("a") in listed and qemu.setup_snapshot("b") in listed
+    assert qemu.setup_snapshot("c") not in listed
     vm.shutdown()
 
 

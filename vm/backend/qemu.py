@@ -87,6 +87,11 @@ REVERT_SYNC = 30.0
 # named by the chain's keys. A revert waits until the guest is next used, so a scenario
 # whose setups were all done before by this VM loads one snapshot, that of the last.
 SETUP_SNAPSHOT = "setup-{}"
+# Each holds the guest's memory, about 0.2 GB of the VM's disk overlay in /var/tmp: at
+# most this many are kept, the least recently used dropped (HMP delvm; qcow2 then reuses
+# its space). A worker runs a Background's scenarios one after the other, so its chains
+# are seldom needed once the next Background's begin.
+MAX_SETUP_SNAPSHOTS = 8
 
 T = TypeVar("T")
 
@@ -349,6 +354,7 @@ class QemuBackend(Backend):
         chain = f"{self._chain}\0{key}" if self._chain else key
         if chain in self._setups:
             self._pending, self._chain = setup_snapshot(chain), chain
+            self._setups[chain] = self._setups.pop(chain)  # the most recently used
             return cast(T, self._setups[chain])
         value = action()
         self._use()  # an action that did nothing in the guest leaves the state it found
@@ -361,6 +367,13 @@ class QemuBackend(Backend):
             self._clock_stale = True
         self._setups[chain] = value
         self._chain = chain
+        while len(self._setups) > MAX_SETUP_SNAPSHOTS:
+            oldest = next(iter(self._setups))
+            del self._setups[oldest]
+            try:
+                self._hmp(f"delvm {setup_snapshot(oldest)}")
+            except ProtocolError as error:
+                say(f"a setup snapshot stays in this VM's overlay: {error}")
         return value
 
     def _use(self) -> None:
