@@ -33,7 +33,7 @@ def spec(session: nox.Session) -> None:
     Path(REPORTS).mkdir(exist_ok=True)
     session.run(
         "pytest", "features", "-v", "-rs", "-n", "auto",  # -- -n 0: in one process
-        "--dist", "loadgroup",  # a Background's scenarios on one worker (features/conftest.py)
+        "--dist", "loadfile",  # a module's scenarios on one worker (features/conftest.py)
         f"--junitxml={REPORTS}/junit.xml",
         f"--cucumberjson={REPORTS}/cucumber.json",
         *session.posargs,

@@ -48,7 +48,7 @@ class Step:
 class Scenario:
     """One scenario's outcome in one run."""
 
-    test: str  # the pytest test name, unique within features/test_spec.py
+    test: str  # the pytest test name, unique across the modules of features/
     feature: str
     feature_file: str
     name: str

@@ -34,7 +34,7 @@ def pytest_argv(runtime: Path | None, reports: Path, args: Sequence[str]) -> lis
     """
     return [
         sys.executable, "-m", "pytest", "features", "-v", "-rs", "-n", "auto",
-        "--dist", "loadgroup",
+        "--dist", "loadfile",
         f"--junitxml={reports / JUNIT}",
         f"--cucumberjson={reports / CUCUMBER}",
         "--evidence-dir", str(reports / "evidence"),

@@ -7,17 +7,17 @@ Two kinds of tags keep a scenario from running, each with a reason in the report
 * ``@needs-<capability>``: the scenario needs something of the VM backend (cgroup limits,
   a private network, a console) that the selected backend may not provide.
 
-Scenarios of features with the same Background are one xdist group: run with
-``--dist loadgroup`` (as nox, the bench and conformance do), they share a worker, and with
-it the kept VM that goes back to the state their Background's setups left (Machine.setup).
+Each test module binds the scenarios of one feature, or of features whose Backgrounds are
+the same or write the same unit (test_etcd_image.py, test_etcd_service.py). Run with
+``--dist loadfile`` (as nox, the bench and conformance do), a module's scenarios share a
+worker, and with it the kept VM that goes back to the state their Background's setups
+left (Machine.setup). (xdist's ``loadgroup`` would say this with marks, but with pytest
+9.2 it silently stops grouping: pytest-xdist issue 1386.)
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from vm.backend import capabilities_of, unavailable_reason
 
@@ -45,27 +45,11 @@ pytest_plugins = [
 _NEEDS = "needs-"
 
 
-def background_group(item: pytest.Item) -> str | None:
-    """The xdist group of a scenario: its feature's Background, named by its steps; None
-    for a test that is no scenario, or a feature without a Background."""
-    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
-    if template is None or template.feature.background is None:
-        return None
-    steps = "\n".join(f"{s.keyword} {s.name}\n{s.docstring or ''}"
-                      for s in template.feature.background.steps)
-    return "background-" + hashlib.sha256(steps.encode()).hexdigest()[:12]
-
-
-# First: xdist's worker reads the groups in its own pytest_collection_modifyitems.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     backend = str(config.getoption("backend"))
     have = capabilities_of(backend)
     absent = unavailable_reason(backend) if items else None
     for item in items:
-        group = background_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
         if absent:
             item.add_marker(pytest.mark.skip(reason=f"backend {backend} unavailable: {absent}"))
             continue

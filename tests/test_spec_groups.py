@@ -1,50 +1,54 @@
-"""The spec's xdist groups: scenarios of features with the same Background share a worker,
-and so the kept VM that has their Background's setups done (features/conftest.py)."""
+"""The spec's test modules: each feature is bound once, and features with the same
+Background are bound by the same module, which `--dist loadfile` runs on one worker with
+the kept VM that has their Background's setups done (features/conftest.py)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 
 
-class Groups:
-    """A pytest plugin that keeps each collected scenario's xdist group."""
+class Bound:
+    """A pytest plugin that keeps, for each collected scenario, its module and feature."""
 
     def __init__(self) -> None:
-        self.of: dict[str, str | None] = {}
+        self.modules: dict[str, set[str]] = defaultdict(set)  # feature file -> modules
+        self.backgrounds: dict[str, str] = {}  # feature file -> its Background's steps
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
-            mark = item.get_closest_marker("xdist_group")
-            self.of[item.name] = mark.args[0] if mark else None
+            template = scenario_wrapper_template_registry[getattr(item, "obj")]  # noqa: B009
+            feature = template.feature
+            name = Path(feature.filename).name
+            self.modules[name].add(item.nodeid.split("::")[0])
+            steps = feature.background.steps if feature.background else []
+            self.backgrounds[name] = "\n".join(f"{s.name}\n{s.docstring}" for s in steps)
 
 
 @pytest.fixture(scope="module")
-def groups() -> dict[str, str | None]:
-    plugin = Groups()
-    status = pytest.main([str(FEATURES), "--collect-only", "-q"],
-                         plugins=[plugin])
-    assert status == pytest.ExitCode.OK
-    assert len(plugin.of) >= 25
-    return plugin.of
+def bound() -> Bound:
+    plugin = Bound()
+    assert pytest.main([str(FEATURES), "--collect-only", "-q"], plugins=[plugin]) == 0
+    return plugin
 
 
-def test_features_with_the_same_background_are_one_group(groups: dict[str, str | None]) -> None:
-    # cgls, cgls_all and ps share the document's etcd.service Background, started
-    cgls = groups["test_the_app_and_journald_run_in_the_pods_inner_systemslice"]
-    assert cgls is not None and cgls.startswith("background-")
-    assert groups["test_all_adds_the_pods_prepareapp_slice_that_the_plain_listing_hides"] == cgls
-    assert groups["test_rkt_itself_is_not_in_the_process_list"] == cgls
-    # simple_unit's Background stops before the start
-    simple = groups["test_systemctl_start_runs_the_pod_as_etcdservice_in_machineslice"]
-    assert simple is not None and simple != cgls
-    assert groups["test_systemctl_restart_replaces_the_pod_with_a_new_one"] == simple
+def test_every_feature_is_bound_by_exactly_one_module(bound: Bound) -> None:
+    assert set(bound.modules) == {p.name for p in FEATURES.glob("*.feature")}
+    assert all(len(modules) == 1 for modules in bound.modules.values()), bound.modules
 
 
-def test_a_feature_without_a_background_has_no_group(groups: dict[str, str | None]) -> None:
-    assert groups["test_a_disposable_vm_is_a_running_systemd_host"] is None
-    assert groups["test_a_key_trusted_for_another_prefix_does_not_count"] is None
+def test_features_with_the_same_background_share_a_module(bound: Bound) -> None:
+    module_of = {feature: next(iter(modules)) for feature, modules in bound.modules.items()}
+    for feature, background in bound.backgrounds.items():
+        alike = {f for f, b in bound.backgrounds.items() if background and b == background}
+        assert {module_of[f] for f in alike} <= {module_of[feature]}, (feature, alike)
+    # cgls, cgls --all and ps start the document's etcd.service in their Background;
+    # simple_unit writes the same unit and starts it in its scenarios
+    assert module_of["cgls.feature"] == module_of["ps.feature"] == \
+        module_of["cgls_all.feature"] == module_of["simple_unit.feature"]

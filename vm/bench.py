@@ -308,7 +308,7 @@ def whole_spec(backend: str, workers: int, reports: Path) -> SpecRun:
     argv = [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:randomly",
             "--backend", backend, f"--junitxml={junit}"]
     if workers > 1:
-        argv += ["-n", str(workers), "--dist", "loadgroup"]
+        argv += ["-n", str(workers), "--dist", "loadfile"]
     junit.unlink(missing_ok=True)
     started = time.monotonic()
     result = run(argv, check=False, capture=True)

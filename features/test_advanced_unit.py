@@ -1,0 +1,5 @@
+"""advanced_unit.feature, a module of its own: one worker runs it (`--dist loadfile`)."""
+
+from pytest_bdd import scenarios
+
+scenarios("advanced_unit.feature")

@@ -1,0 +1,5 @@
+"""socket_proxyd.feature, a module of its own: one worker runs it (`--dist loadfile`)."""
+
+from pytest_bdd import scenarios
+
+scenarios("socket_proxyd.feature")
