@@ -8,7 +8,7 @@ Two kinds of tags keep a scenario from running, each with a reason in the report
   a private network, a console) that the selected backend may not provide.
 
 Each test module binds the scenarios of one feature, or of features whose Backgrounds are
-the same or write the same unit (test_etcd_image.py, test_etcd_service.py). Run with
+the same or write the same unit (test_spec_etcd_image.py, test_spec_etcd_service.py). Run with
 ``--dist loadfile`` (as nox, the bench and conformance do), a module's scenarios share a
 worker, and with it the kept VM that goes back to the state their Background's setups
 left (Machine.setup). (xdist's ``loadgroup`` would say this with marks, but with pytest

@@ -114,7 +114,7 @@ def test_a_killed_harness_takes_its_vm_with_it() -> None:
 def test_a_spec_run_leaves_no_kept_vm_behind(signum: int | None) -> None:
     # The smoke feature's two scenarios: the second gets the first one's VM, reverted.
     harness = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "features/test_smoke.py", "-q", "-n", "0",
+        [sys.executable, "-m", "pytest", "features/test_spec_smoke.py", "-q", "-n", "0",
          "-p", "no:cacheprovider", "-k", "disposable_vm or transient_unit_started_in"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         preexec_fn=_as_from_a_terminal,

@@ -33,7 +33,7 @@ def _case(name: str, scenario: str, feature_file: str, tags: str, body: str = ""
              ("scenario", scenario), ("tags", tags), ("runtime", "/opt/rkt-1.30"),
              ("backend", "qemu"), *((f"observed: {k}", v) for k, v in observed)]
     rendered = "".join(f"<property name={quoteattr(k)} value={quoteattr(v)} />" for k, v in props)
-    return (f'<testcase classname="features.test_simple_unit" name="{name}" time="12.5">'
+    return (f'<testcase classname="features.test_spec_etcd_service" name="{name}" time="12.5">'
             f"<properties>{rendered}</properties>{body}</testcase>")
 
 
