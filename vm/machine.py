@@ -75,14 +75,16 @@ class Machine:
         are added to this machine's transcript and observations as if run again.
         """
         ran, seen = len(self.transcript), len(self.observations)
+        done = False
 
         def act() -> tuple[T, list[CommandResult], list[tuple[str, str]]]:
-            value = action()
+            nonlocal done
+            value, done = action(), True
             return value, self.transcript[ran:], self.observations[seen:]
 
         value, transcript, observations = self.backend.setup(key, act)
-        if len(self.transcript) == ran and len(self.observations) == seen:
-            self.transcript += transcript  # found, not done: what it did then
+        if not done:  # found: what it did then
+            self.transcript += transcript
             self.observations += observations
         return value
 

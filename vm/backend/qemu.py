@@ -358,13 +358,12 @@ class QemuBackend(Backend):
             return cast(T, self._setups[chain])
         value = action()
         self._use()  # an action that did nothing in the guest leaves the state it found
+        self._clock_stale = True  # the guest's clock stands still while it is saved
         try:
             self._hmp(f"savevm {setup_snapshot(chain)}")
         except ProtocolError as error:
             say(f"this VM keeps no state after its setup: {error}")
             return value
-        finally:
-            self._clock_stale = True
         self._setups[chain] = value
         self._chain = chain
         while len(self._setups) > MAX_SETUP_SNAPSHOTS:
