@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from vm.bench import Figure, UnitCpu, ratio, unit_cpu
+from vm.bench import QUIET, Figure, UnitCpu, ratio, start_unit, unit_cpu
 
 
 class FakeMachine:
-    """Answers the unit-CPU script as a guest would, and keeps what it was asked."""
+    """Answers a bench script as a guest would, and keeps what it was asked."""
 
     def __init__(self, answer: str) -> None:
         self.answer = answer
@@ -38,3 +38,14 @@ def test_a_unit_without_nspawn_cgroups_is_all_outside() -> None:
 def test_ratio_of_medians_and_nan_without_samples() -> None:
     assert ratio(Figure("a", "s", [1.0, 3.0, 2.0]), Figure("b", "s", [1.0])) == 2.0
     assert math.isnan(ratio(Figure("a", "s", [1.0]), Figure("b", "s")))
+
+
+def test_a_start_is_timed_in_the_guest_and_then_left_alone() -> None:
+    machine = FakeMachine("1764460000.250000000\n")
+    started = start_unit(machine, "bench-rkt-1", ["rkt", "run", "IMAGE"],  # type: ignore[arg-type]
+                         "--property=Delegate=yes")
+    assert started == 1764460000.25
+    [argv] = machine.asked
+    assert argv[:2] == ["sh", "-c"] and argv[3] == str(QUIET)
+    assert argv[4:] == ["systemd-run", "--quiet", "--unit=bench-rkt-1", "--slice=machine",
+                        "--property=Delegate=yes", "rkt", "run", "IMAGE"]

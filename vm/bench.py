@@ -33,6 +33,10 @@ from vm.runtime import Runtime
 
 ETCD = "coreos.com/etcd:v2.2.5"
 POD_DEADLINE = 300.0
+# Seconds the guest is left alone after a pod is started, before the bench looks for its
+# app's first line: each look (journalctl, under emulation) would compete with the pod
+# for the guest's CPU. The figure is the line's journal timestamp, whenever it is read.
+QUIET = 3.0
 
 
 @dataclass
@@ -123,10 +127,6 @@ def revert(kept: QemuBackend) -> float:
 # -- pods ----------------------------------------------------------------------------------
 
 
-def guest_now(machine: Machine) -> float:
-    return float(machine.check_output(["date", "+%s.%N"]))
-
-
 def first_app_line(machine: Machine, name: str, identifier: str) -> float:
     """Guest time (s) of the app's first journal line in machine `name`; 0 until there is one."""
     result = machine.run(["journalctl", "-M", name, "-o", "json", "--no-pager",
@@ -137,10 +137,12 @@ def first_app_line(machine: Machine, name: str, identifier: str) -> float:
 
 
 def start_unit(machine: Machine, unit: str, argv: list[str], *extra: str) -> float:
-    """Start argv as a transient service in machine.slice; return the guest's start time."""
-    started = guest_now(machine)
-    machine.run_expect([0], ["systemd-run", f"--unit={unit}", "--slice=machine", *extra, *argv])
-    return started
+    """Start argv as a transient service in machine.slice, then leave the guest alone for
+    QUIET seconds; return the guest's time of the start."""
+    out = machine.check_output(["sh", "-c", 'date +%s.%N; "$@" && sleep "$0"', str(QUIET),
+                                "systemd-run", "--quiet", f"--unit={unit}", "--slice=machine",
+                                *extra, *argv])
+    return float(out.split()[0])
 
 
 # sh: CPU seconds used so far by unit "$1", and by its pod (nspawn's payload cgroup) and
@@ -189,18 +191,20 @@ class PodBench:
     rkt_cpu: list[UnitCpu] = field(default_factory=list)
     bare_cpu: list[UnitCpu] = field(default_factory=list)
 
-    def rkt_start(self) -> tuple[float, str]:
+    def rkt_start(self, *flags: str, keep_cpu: bool = False) -> tuple[float, str]:
+        """Start etcd with `rkt run [flags]`: its start time and its unit."""
         self.counter += 1
         unit = f"bench-rkt-{self.counter}"
         uuid_file = f"/run/{unit}.uuid"
         started = start_unit(self.machine, unit,
-                             ["rkt", "run", f"--uuid-file-save={uuid_file}", ETCD])
+                             ["rkt", "run", f"--uuid-file-save={uuid_file}", *flags, ETCD])
         uuid = self.machine.wait_until(
             lambda: self.machine.run(["cat", uuid_file]).stdout.strip(),
             timeout=POD_DEADLINE, what=f"{uuid_file}")
         line = self.machine.wait_until(lambda: first_app_line(self.machine, f"rkt-{uuid}", "etcd"),
                                        timeout=POD_DEADLINE, what="etcd's first journal line")
-        self.rkt_cpu.append(unit_cpu(self.machine, unit))
+        if keep_cpu:
+            self.rkt_cpu.append(unit_cpu(self.machine, unit))
         return line - started, unit
 
     def bare_argv(self, unit: str) -> tuple[list[str], str]:
@@ -254,9 +258,30 @@ def footprint(machine: Machine, unit: str) -> dict[str, float]:
             "pod_dir_bytes": float(size)}
 
 
-def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, float]]:
-    """The runtime's pods, and the footprint of one. Figures, in order: its pod start, the
-    bare nspawn's, its two stops, then the start CPU outside and in the pod, its then bare's."""
+@dataclass
+class PodFigures:
+    """One runtime's pod figures, taken side by side with bare nspawn in one VM."""
+
+    start: Figure
+    bare: Figure
+    # rkt run --net=none: nspawn's --private-network, as bare has, and no CNI plugin
+    start_no_net: Figure
+    stop: Figure
+    poweroff: Figure
+    cpu_outside: Figure
+    cpu_in_pod: Figure
+    bare_cpu_outside: Figure
+    bare_cpu_in_pod: Figure
+    footprint: dict[str, float]
+
+    @property
+    def figures(self) -> list[Figure]:
+        return [self.start, self.bare, self.start_no_net, self.stop, self.poweroff,
+                self.cpu_outside, self.cpu_in_pod, self.bare_cpu_outside, self.bare_cpu_in_pod]
+
+
+def pod_figures(runtime: Runtime, reps: int) -> PodFigures:
+    """The runtime's pod starts and stops beside bare nspawn's, and the footprint of one."""
     machine = Machine.create("qemu", runtime)
     label = runtime.label
     try:
@@ -266,24 +291,35 @@ def pod_figures(runtime: Runtime, reps: int) -> tuple[list[Figure], dict[str, fl
         starts = Figure(f"pod start ({label})", "s")
         stops = Figure(f"pod stop: systemctl stop ({label})", "s")
         bare = Figure("pod start (bare nspawn, same pod dir)", "s")
+        no_net = Figure(f"pod start, --net=none ({label})", "s",
+                        note="the network bare nspawn has: its own, without CNI")
         sizes: dict[str, float] = {}
         for _ in range(reps):
-            seconds, unit = bench.rkt_start()
+            seconds, unit = bench.rkt_start(keep_cpu=True)
             starts.samples.append(seconds)
             if not sizes:
                 sizes = footprint(machine, unit)
             argv, cwd = bench.bare_argv(unit)
             stops.samples.append(stop_unit(machine, unit))
             bare.samples.append(bench.bare_start(argv, cwd))
-            print(f"  pod start {label} {seconds:.2f} s, bare {bare.samples[-1]:.2f} s",
-                  file=sys.stderr, flush=True)
-        cpu = [Figure(f"pod start CPU: {who} {where}", "s", [getattr(c, part) for c in cpus],
-                      note="guest CPU of the unit when the app's first line is seen")
-               for who, cpus in ((label, bench.rkt_cpu), ("bare nspawn", bench.bare_cpu))
-               for where, part in (("outside the pod", "outside"), ("in the pod", "pod"))]
+            seconds_no_net, unit = bench.rkt_start("--net=none")
+            no_net.samples.append(seconds_no_net)
+            stop_unit(machine, unit)
+            print(f"  pod start {label} {seconds:.2f} s, bare {bare.samples[-1]:.2f} s, "
+                  f"--net=none {seconds_no_net:.2f} s", file=sys.stderr, flush=True)
+
+        def cpu(who: str, cpus: list[UnitCpu], where: str, part: str) -> Figure:
+            return Figure(f"pod start CPU: {who} {where}", "s", [getattr(c, part) for c in cpus],
+                          note="guest CPU of the unit when the app's first line is seen")
+
         poweroff = repeat(f"pod stop: machinectl poweroff ({label})", "s", reps,
                           bench.poweroff)
-        return [starts, bare, stops, poweroff, *cpu], sizes
+        return PodFigures(
+            starts, bare, no_net, stops, poweroff,
+            cpu(label, bench.rkt_cpu, "outside the pod", "outside"),
+            cpu(label, bench.rkt_cpu, "in the pod", "pod"),
+            cpu("bare nspawn", bench.bare_cpu, "outside the pod", "outside"),
+            cpu("bare nspawn", bench.bare_cpu, "in the pod", "pod"), sizes)
     finally:
         machine.shutdown()
 
@@ -391,16 +427,19 @@ def main(argv: list[str] | None = None) -> int:
         release_spares()
     figures += [cached, fresh, restored, reverted]
 
-    pods, sizes = pod_figures(Runtime(None), args.reps)
-    figures += pods
+    pods = pod_figures(Runtime(None), args.reps)
+    figures += pods.figures
     ratios = {"VM: fresh boot / restore": ratio(fresh, restored),
               "VM: restore / revert a kept VM": ratio(restored, reverted),
-              "pod start: rkt_ref / bare nspawn": ratio(pods[0], pods[1]),
-              "pod start CPU in the pod: rkt_ref / bare nspawn": ratio(pods[5], pods[7])}
+              "pod start: rkt_ref / bare nspawn": ratio(pods.start, pods.bare),
+              "pod start, --net=none: rkt_ref / bare nspawn": ratio(pods.start_no_net,
+                                                                    pods.bare),
+              "pod start CPU in the pod: rkt_ref / bare nspawn": ratio(pods.cpu_in_pod,
+                                                                       pods.bare_cpu_in_pod)}
     if args.rkt:
-        other, _ = pod_figures(Runtime(args.rkt.resolve()), args.reps)
-        figures += other
-        ratios[f"pod start: {args.rkt} / rkt_ref"] = ratio(other[0], pods[0])
+        other = pod_figures(Runtime(args.rkt.resolve()), args.reps)
+        figures += other.figures
+        ratios[f"pod start: {args.rkt} / rkt_ref"] = ratio(other.start, pods.start)
 
     spec_runs: list[dict[str, object]] = []
     for backend in args.backends:
@@ -423,12 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         "host_cpus": os.cpu_count(),
         "figures": [f.as_dict() for f in figures],
         "ratios": ratios,
-        "footprint": sizes,
+        "footprint": pods.footprint,
         "whole_spec_verdicts": spec_runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    print(table(figures, ratios, sizes))
+    print(table(figures, ratios, pods.footprint))
     print(f"wrote {args.out}")
     return 0
 
