@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from vm.bench import QUIET, Figure, UnitCpu, ratio, start_unit, unit_cpu
+from vm.bench import QUIET, Figure, NspawnCall, UnitCpu, ratio, start_unit, unit_cpu
 
 
 class FakeMachine:
@@ -43,9 +43,39 @@ def test_ratio_of_medians_and_nan_without_samples() -> None:
 def test_a_start_is_timed_in_the_guest_and_then_left_alone() -> None:
     machine = FakeMachine("1764460000.250000000\n")
     started = start_unit(machine, "bench-rkt-1", ["rkt", "run", "IMAGE"],  # type: ignore[arg-type]
-                         "--property=Delegate=yes")
+                         ["--property=Delegate=yes"])
     assert started == 1764460000.25
     [argv] = machine.asked
     assert argv[:2] == ["sh", "-c"] and argv[3] == str(QUIET)
     assert argv[4:] == ["systemd-run", "--quiet", "--unit=bench-rkt-1", "--slice=machine",
                         "--property=Delegate=yes", "rkt", "run", "IMAGE"]
+
+
+class GuestProc:
+    """Answers the bench's questions about one process, as the guest's /proc would."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files = files
+
+    def check_output(self, argv: Sequence[str]) -> str:
+        if argv[:2] == ["systemctl", "show"]:
+            return "321\n"
+        return self.files[argv[-1]]
+
+
+def test_the_bare_nspawn_boots_the_pod_as_the_runtime_called_nspawn() -> None:
+    guest = GuestProc({
+        "/proc/321/cmdline": "/usr/bin/systemd-nspawn\0--boot\0--machine=rkt-1234\0"
+                             "--network-namespace-path=/run/netns/rkt-1234\0--\0--log-target=null\0",
+        "/proc/321/environ": "PATH=/usr/bin\0INVOCATION_ID=ab\0SYSTEMD_EXEC_PID=320\0"
+                             "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1\0SYSTEMD_LOG_LEVEL=err\0",
+        "/proc/321/cwd": "/var/lib/rkt/pods/run/1234\n",
+    })
+    call = NspawnCall.read(guest, "bench-rkt-1")  # type: ignore[arg-type]
+    argv, options = call.bare("bare-2")
+    assert argv == ["/usr/bin/systemd-nspawn", "--boot", "--machine=bare-2",
+                    "--private-network", "--", "--log-target=null"]
+    # what the runtime gave nspawn, and not what the service manager gives any service
+    assert options == ["--property=WorkingDirectory=/var/lib/rkt/pods/run/1234",
+                       "--property=Delegate=yes", "--setenv=SYSTEMD_LOG_LEVEL=err",
+                       "--setenv=SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1"]

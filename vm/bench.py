@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,7 +136,8 @@ def first_app_line(machine: Machine, name: str, identifier: str) -> float:
     return 0.0
 
 
-def start_unit(machine: Machine, unit: str, argv: list[str], *extra: str) -> float:
+def start_unit(machine: Machine, unit: str, argv: list[str], extra: Sequence[str] = ()
+               ) -> float:
     """Start argv as a transient service in machine.slice, then leave the guest alone for
     QUIET seconds; return the guest's time of the start."""
     out = machine.check_output(["sh", "-c", 'date +%s.%N; "$@" && sleep "$0"', str(QUIET),
@@ -181,6 +182,42 @@ def stop_unit(machine: Machine, unit: str) -> float:
     return end - begin
 
 
+# Set by the service manager for each service, not by the runtime.
+SERVICE_ENV = frozenset({"SYSTEMD_EXEC_PID"})
+
+
+@dataclass(frozen=True)
+class NspawnCall:
+    """How a runtime ran nspawn for a pod: the command line, the directory, and the
+    SYSTEMD_* environment it gave nspawn (cgroup layout, log level, container service)."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+
+    @classmethod
+    def read(cls, machine: Machine, unit: str) -> NspawnCall:
+        """The call of unit's main process, which the runtime replaced with nspawn."""
+        pid = machine.check_output(["systemctl", "show", "-P", "MainPID", unit]).strip()
+        argv, environ = (machine.check_output(["cat", f"/proc/{pid}/{what}"]).split("\0")
+                         for what in ("cmdline", "environ"))
+        env = dict(v.split("=", 1) for v in environ if v.startswith("SYSTEMD_"))
+        return cls([a for a in argv if a],
+                   machine.check_output(["readlink", f"/proc/{pid}/cwd"]).strip(),
+                   {k: v for k, v in env.items() if k not in SERVICE_ENV})
+
+    def bare(self, name: str) -> tuple[list[str], list[str]]:
+        """nspawn's argv and systemd-run's options to boot the same pod as machine `name`,
+        with nothing of the runtime around it."""
+        # The runtime's network namespace is gone with its pod; a private one keeps the
+        # app's view (own loopback, no host ports) without the runtime's CNI work.
+        argv = [f"--machine={name}" if arg.startswith("--machine=") else
+                "--private-network" if arg.startswith("--network-namespace-path=") else arg
+                for arg in self.argv]
+        return argv, [f"--property=WorkingDirectory={self.cwd}", "--property=Delegate=yes",
+                      *(f"--setenv={k}={v}" for k, v in sorted(self.env.items()))]
+
+
 @dataclass
 class PodBench:
     """Pod start and stop for one runtime, beside a bare nspawn of the same pod directory."""
@@ -207,26 +244,12 @@ class PodBench:
             self.rkt_cpu.append(unit_cpu(self.machine, unit))
         return line - started, unit
 
-    def bare_argv(self, unit: str) -> tuple[list[str], str]:
-        """The exact nspawn command line and directory rkt ran for unit's pod."""
-        pid = self.machine.check_output(["systemctl", "show", "-P", "MainPID", unit]).strip()
-        cmdline = self.machine.check_output(["cat", f"/proc/{pid}/cmdline"])
-        cwd = self.machine.check_output(["readlink", f"/proc/{pid}/cwd"]).strip()
-        return [arg for arg in cmdline.split("\0") if arg], cwd
-
-    def bare_start(self, argv: list[str], cwd: str) -> float:
+    def bare_start(self, call: NspawnCall) -> float:
         """Boot the same pod directory with nspawn alone: rkt's own work left out."""
         self.counter += 1
         unit = f"bench-bare-{self.counter}"
         name = f"bare-{self.counter}"
-        # rkt's network namespace is gone with its pod; a private one keeps the app's
-        # view (own loopback, no host ports) without rkt's CNI work.
-        argv = [f"--machine={name}" if arg.startswith("--machine=") else
-                "--private-network" if arg.startswith("--network-namespace-path=") else arg
-                for arg in argv]
-        started = start_unit(self.machine, unit, argv, f"--property=WorkingDirectory={cwd}",
-                             "--property=Delegate=yes",
-                             "--setenv=SYSTEMD_NSPAWN_CONTAINER_SERVICE=rkt")
+        started = start_unit(self.machine, unit, *call.bare(name))
         line = self.machine.wait_until(lambda: first_app_line(self.machine, name, "etcd"),
                                        timeout=POD_DEADLINE, what="etcd's first line (bare nspawn)")
         self.bare_cpu.append(unit_cpu(self.machine, unit))
@@ -299,9 +322,9 @@ def pod_figures(runtime: Runtime, reps: int) -> PodFigures:
             starts.samples.append(seconds)
             if not sizes:
                 sizes = footprint(machine, unit)
-            argv, cwd = bench.bare_argv(unit)
+            call = NspawnCall.read(machine, unit)
             stops.samples.append(stop_unit(machine, unit))
-            bare.samples.append(bench.bare_start(argv, cwd))
+            bare.samples.append(bench.bare_start(call))
             seconds_no_net, unit = bench.rkt_start("--net=none")
             no_net.samples.append(seconds_no_net)
             stop_unit(machine, unit)
