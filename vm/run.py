@@ -6,6 +6,7 @@ Every external command the harness starts on the host goes through `run()` or
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import shlex
@@ -65,22 +66,23 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def spawn(argv: Sequence[str], *, stderr_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a long-running host process (qemu...) that dies with this process."""
-    log.debug("+ %s &", shlex.join(argv))
-    stderr = open(stderr_path, "wb") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
-    try:
+def spawn(argv: Sequence[str], *, stdin_path: Path | None = None,
+          stderr_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-running host process (qemu...) that dies with this process; its
+    stdin is the file at stdin_path, if given."""
+    log.debug("+ %s &%s", shlex.join(argv), f" < {stdin_path}" if stdin_path else "")
+    with contextlib.ExitStack() as files:
+        stdin = files.enter_context(open(stdin_path, "rb")) if stdin_path else subprocess.DEVNULL
+        stderr = files.enter_context(open(stderr_path, "wb")) if stderr_path \
+            else subprocess.DEVNULL
         return subprocess.Popen(
             list(argv),
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-    finally:
-        if stderr_path:
-            stderr.close()  # type: ignore[union-attr]
 
 
 def process_alive(pid: int) -> bool:
